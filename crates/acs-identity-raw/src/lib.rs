@@ -17,7 +17,7 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::new("https://my-resource.communication.azure.com", Inner::plain());
 //! let created = client
-//!     .create_identity("2025-06-30", Some(&types::CommunicationIdentityCreateRequest::default()))
+//!     .create_identity("2025-06-30", &types::CommunicationIdentityCreateRequest::default())
 //!     .await?;
 //! println!("{}", created.identity.id);
 //! # Ok(())

@@ -1,6 +1,97 @@
-//! Rust client for the Azure Communication Services Identity API.
+//! A Rust client for the Azure Communication Services Identity API: create
+//! and delete communication users, issue and revoke their access tokens,
+//! exchange Teams and Entra ID tokens for ACS tokens, and manage Teams Phone
+//! and Entra access assignments.
 //!
-//! The ergonomic client is being built on top of [`acs_identity_raw`]; until
-//! it lands, the raw crate's generated clients are re-exported here.
+//! # Getting started
+//!
+//! ```no_run
+//! use acs_identity::{CommunicationIdentityClient, TokenScope};
+//! use std::time::Duration;
+//!
+//! # async fn example() -> acs_identity::Result<()> {
+//! let conn = std::env::var("ACS_CONNECTION_STRING").expect("set ACS_CONNECTION_STRING");
+//! let client = CommunicationIdentityClient::from_connection_string(&conn)?;
+//!
+//! let created = client
+//!     .create_user_and_token([TokenScope::Chat, TokenScope::Voip])
+//!     .expires_in(Duration::from_secs(60 * 60))
+//!     .await?;
+//! println!("{} until {}", created.user, created.access_token.expires_on());
+//!
+//! client.revoke_tokens(&created.user).await?;
+//! client.delete_user(&created.user).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Key concepts
+//!
+//! - [`CommunicationIdentityClient`] sends a stable api-version (2025-06-30
+//!   by default; pin an older one with [`ClientBuilder::api_version`]).
+//!   [`preview::CommunicationIdentityClient`] sends 2025-03-02-preview and
+//!   adds custom ids, `get_user` and Entra assignments; the stable client does
+//!   not have those methods at all.
+//! - Authentication: the access key of a connection string (every request is
+//!   signed with HMAC-SHA256, see [`hmac`]), or Entra ID through a
+//!   [`TokenCredential`] (with feature `azure-identity`, any `azure_identity`
+//!   credential via `AzureCoreCredential`).
+//! - Every call retries throttling and server errors per [`RetryOptions`],
+//!   re-signing each attempt; creating a user without custom id is not
+//!   retried once the request may have reached the service.
+//! - Errors are one [`Error`] type; secrets (keys, tokens, signatures) never
+//!   appear in `Debug`, `Display` or logs.
+//!
+//! Requests flow one way: the method here, then the generated operation in
+//! [`acs_identity_raw`], then its hook, then this crate's pipeline (sign,
+//! retry), then `reqwest`.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod assignment;
+mod builder;
+mod client;
+mod connection_string;
+mod convert;
+mod credential;
+mod error;
+pub mod hmac;
+mod identifier;
+mod pipeline;
+pub mod preview;
+mod retry;
+mod scope;
+mod token;
+mod version;
+
+pub use assignment::{
+    EntraAssignment, EntraAssignmentSpec, EntraPrincipalType, TeamsExtensionAssignment,
+    TeamsExtensionPrincipalType, Upserted,
+};
+pub use builder::ClientBuilder;
+pub use client::{
+    ApiFamily, CommunicationIdentityClient, CreateUser, CreateUserAndToken, GetToken,
+    GetTokenForTeamsUserOptions, IdentityClient, Stable,
+};
+pub use connection_string::{ConnectionString, ConnectionStringError};
+#[cfg(feature = "azure-identity")]
+pub use credential::AzureCoreCredential;
+pub use credential::{
+    AccessKey, BoxFuture, CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey,
+    TokenCredential,
+};
+pub use error::{DecodeError, Error, ErrorDetail, Result, ServiceError, TransportError};
+pub use identifier::{
+    CommunicationCloudEnvironment, CommunicationIdentifier, CommunicationUserIdentifier,
+    MicrosoftTeamsAppIdentifier, MicrosoftTeamsUserIdentifier, PhoneNumberIdentifier,
+    TeamsExtensionUserIdentifier,
+};
+pub use pipeline::MAX_RESPONSE_BODY;
+pub use retry::{RETRY_STATUSES, RetryOptions};
+pub use scope::{InvalidScope, TokenScope};
+pub use token::{AccessToken, CommunicationUserAndToken, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
+pub use version::{PREVIEW_DEFAULT, STABLE_DEFAULT, STABLE_VERSIONS};
+
+/// The generated low-level clients this crate is built on.
 pub use acs_identity_raw as raw;

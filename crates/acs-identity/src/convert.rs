@@ -1,0 +1,264 @@
+//! From the generated types and errors to this crate's.
+
+use acs_identity_raw as raw;
+use progenitor_client::Error as RawError;
+
+use crate::assignment::{EntraAssignment, TeamsExtensionAssignment};
+use crate::error::{DecodeError, Error, ErrorDetail, ServiceError, TransportError, snippet};
+use crate::identifier::CommunicationUserIdentifier;
+use crate::pipeline::{Call, MAX_RESPONSE_BODY};
+use crate::token::{AccessToken, CommunicationUserAndToken};
+
+/// The parts of a generated error body.
+pub(crate) trait ErrorBody {
+    fn into_parts(self) -> (String, String, Option<String>, Vec<ErrorDetail>);
+}
+
+macro_rules! conversions {
+    ($m:ident) => {
+        impl ErrorBody for raw::$m::types::CommunicationErrorResponse {
+            fn into_parts(self) -> (String, String, Option<String>, Vec<ErrorDetail>) {
+                let e = self.error;
+                let details = e
+                    .details
+                    .into_iter()
+                    .map(|d| ErrorDetail {
+                        code: d.code,
+                        message: d.message,
+                        target: d.target,
+                    })
+                    .collect();
+                (e.code, e.message, e.target, details)
+            }
+        }
+
+        impl From<raw::$m::types::CommunicationIdentityAccessToken> for AccessToken {
+            fn from(t: raw::$m::types::CommunicationIdentityAccessToken) -> Self {
+                AccessToken::new(t.token, t.expires_on)
+            }
+        }
+
+        impl From<raw::$m::types::TeamsExtensionAssignmentResponse> for TeamsExtensionAssignment {
+            fn from(a: raw::$m::types::TeamsExtensionAssignmentResponse) -> Self {
+                TeamsExtensionAssignment {
+                    tenant_id: a.tenant_id,
+                    object_id: a.object_id,
+                    principal_type: a
+                        .principal_type
+                        .0
+                        .parse()
+                        .unwrap_or_else(|never| match never {}),
+                    client_ids: a.client_ids,
+                }
+            }
+        }
+
+        impl UserAndToken for raw::$m::types::CommunicationIdentityAccessTokenResult {
+            fn into_user_and_token(self) -> (CommunicationUserIdentifier, Option<AccessToken>) {
+                (
+                    CommunicationUserIdentifier::from_service(self.identity.id),
+                    self.access_token.map(Into::into),
+                )
+            }
+        }
+    };
+}
+
+conversions!(v2025_06_30);
+conversions!(v2025_03_02_preview);
+
+impl From<raw::v2025_03_02_preview::types::EntraAssignment> for EntraAssignment {
+    fn from(a: raw::v2025_03_02_preview::types::EntraAssignment) -> Self {
+        EntraAssignment {
+            object_id: a.object_id,
+            tenant_id: a.tenant_id,
+            principal_type: a
+                .principal_type
+                .0
+                .parse()
+                .unwrap_or_else(|never| match never {}),
+            client_ids: a.client_ids,
+        }
+    }
+}
+
+/// A create or exchange result: the user, and the token when one was issued.
+pub(crate) trait UserAndToken {
+    fn into_user_and_token(self) -> (CommunicationUserIdentifier, Option<AccessToken>);
+}
+
+/// A user and token, where the operation promises a token.
+pub(crate) fn require_token(
+    result: impl UserAndToken,
+    call: &Call,
+    status: u16,
+) -> crate::Result<CommunicationUserAndToken> {
+    match result.into_user_and_token() {
+        (user, Some(access_token)) => Ok(CommunicationUserAndToken { user, access_token }),
+        (_, None) => Err(Error::Decode(Box::new(DecodeError {
+            status: Some(status),
+            reason: "the response has no `accessToken`".into(),
+            snippet: String::new(),
+            request_id: Some(call.request_id.clone()),
+        }))),
+    }
+}
+
+/// Maps a generated client's error, with what the pipeline recorded.
+pub(crate) async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
+    let record = call.record();
+    let request_id = Some(call.request_id.clone());
+    match err {
+        RawError::ErrorResponse(response) => {
+            let status = response.status().as_u16();
+            let (code, message, target, details) = response.into_inner().into_parts();
+            Error::Service(Box::new(ServiceError {
+                status,
+                code: Some(code),
+                message,
+                target,
+                details,
+                request_id,
+            }))
+        }
+        RawError::CommunicationError(e)
+        | RawError::ResponseBodyError(e)
+        | RawError::InvalidUpgrade(e) => {
+            if e.is_timeout() {
+                Error::Timeout {
+                    elapsed: call.started.elapsed(),
+                    attempts: record.attempts,
+                    request_id,
+                }
+            } else {
+                Error::Transport(TransportError::new(
+                    describe(&e),
+                    request_id,
+                    Some(Box::new(e)),
+                ))
+            }
+        }
+        RawError::InvalidResponsePayload(bytes, e) => {
+            let status = record.last_status;
+            if record.body_too_large {
+                return decode(
+                    status,
+                    format!("the body is larger than {MAX_RESPONSE_BODY} bytes"),
+                    b"",
+                    request_id,
+                );
+            }
+            match status {
+                Some(s) if s >= 400 => not_the_error_shape(s, &bytes, request_id),
+                _ => decode(
+                    status,
+                    format!("not the JSON the API describes: {e}"),
+                    &bytes,
+                    request_id,
+                ),
+            }
+        }
+        RawError::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap_or_default();
+            if status >= 400 {
+                not_the_error_shape(status, &body, request_id)
+            } else {
+                decode(
+                    Some(status),
+                    format!("status {status} is not one the API describes"),
+                    &body,
+                    request_id,
+                )
+            }
+        }
+        RawError::InvalidRequest(reason) => Error::InvalidArgument {
+            name: "request",
+            reason,
+        },
+        RawError::Custom(message) => {
+            Error::Transport(TransportError::new(message, request_id, None))
+        }
+    }
+}
+
+/// An error status whose body is not the service's error JSON: the text
+/// becomes the message.
+fn not_the_error_shape(status: u16, body: &[u8], request_id: Option<String>) -> Error {
+    Error::Service(Box::new(ServiceError {
+        status,
+        code: None,
+        message: redact(&snippet(body)),
+        target: None,
+        details: vec![],
+        request_id,
+    }))
+}
+
+fn decode(status: Option<u16>, reason: String, body: &[u8], request_id: Option<String>) -> Error {
+    Error::Decode(Box::new(DecodeError {
+        status,
+        reason,
+        snippet: redact(&snippet(body)),
+        request_id,
+    }))
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "the connection failed"
+    };
+    // reqwest's own text may hold the URL; it carries no credentials.
+    match std::error::Error::source(e) {
+        Some(source) => format!("{kind}: {source}"),
+        None => kind.to_string(),
+    }
+}
+
+/// Hides anything in error text that could be a token: long runs of
+/// base64/base64url characters (JWTs, keys, signatures).
+pub(crate) fn redact(text: &str) -> String {
+    let is_token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 40 {
+            out.push_str("***")
+        } else {
+            out.push_str(run)
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_tokens_but_keeps_ids_and_words() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+        let text = format!(
+            r#"{{"token":"{jwt}","id":"2dee53b4-368b-45b4-ab52-8493fb117652"}} bad gateway"#
+        );
+        let r = redact(&text);
+        assert!(!r.contains("eyJ"), "{r}");
+        assert!(r.contains("2dee53b4-368b-45b4-ab52-8493fb117652"));
+        assert!(r.ends_with("bad gateway"));
+    }
+}

@@ -1,0 +1,333 @@
+//! Credentials: the resource's access key (HMAC) or an Entra ID token source.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// The scope the client asks an Entra ID credential for.
+pub const ENTRA_SCOPE: &str = "https://communication.azure.com//.default";
+
+/// A boxed `Send` future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A Communication Services access key: the base64 text from the portal or
+/// connection string, decoded once.
+///
+/// `Debug` shows `AccessKey(***)`; there is no `Display`. Read the text with
+/// [`expose_secret`](Self::expose_secret).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::AccessKey;
+///
+/// let key = AccessKey::new("c2VjcmV0")?;
+/// assert_eq!(format!("{key:?}"), "AccessKey(***)");
+/// assert_eq!(key.expose_secret(), "c2VjcmV0");
+/// # Ok::<(), acs_identity::InvalidAccessKey>(())
+/// ```
+#[derive(Clone)]
+pub struct AccessKey {
+    text: Arc<str>,
+    bytes: Arc<[u8]>,
+}
+
+/// The access key was not non-empty standard base64.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the access key is not base64")]
+pub struct InvalidAccessKey;
+
+impl AccessKey {
+    /// Decodes a base64 access key.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidAccessKey`] if it is empty or not standard base64.
+    pub fn new(base64: &str) -> Result<Self, InvalidAccessKey> {
+        let text = base64.trim();
+        let bytes = STANDARD.decode(text).map_err(|_| InvalidAccessKey)?;
+        if bytes.is_empty() {
+            return Err(InvalidAccessKey);
+        }
+        Ok(Self {
+            text: text.into(),
+            bytes: bytes.into(),
+        })
+    }
+
+    /// The key as base64 text.
+    pub fn expose_secret(&self) -> &str {
+        &self.text
+    }
+
+    /// The decoded key bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessKey(***)")
+    }
+}
+
+/// A bearer token from Entra ID, with its expiry.
+#[derive(Clone)]
+pub struct EntraToken {
+    token: Arc<str>,
+    expires_on: SystemTime,
+}
+
+impl EntraToken {
+    /// A token and when it expires.
+    pub fn new(token: impl Into<String>, expires_on: SystemTime) -> Self {
+        Self {
+            token: token.into().into(),
+            expires_on,
+        }
+    }
+
+    /// The token text.
+    pub fn expose_secret(&self) -> &str {
+        &self.token
+    }
+
+    /// When it expires.
+    pub fn expires_on(&self) -> SystemTime {
+        self.expires_on
+    }
+}
+
+impl fmt::Debug for EntraToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntraToken")
+            .field("token", &"***")
+            .field("expires_on", &self.expires_on)
+            .finish()
+    }
+}
+
+/// Why a [`TokenCredential`] failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CredentialError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl CredentialError {
+    /// An error with a message and, optionally, its cause.
+    pub fn new(
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source,
+        }
+    }
+}
+
+impl From<CredentialError> for crate::Error {
+    fn from(e: CredentialError) -> Self {
+        crate::Error::Credential {
+            message: e.message,
+            source: e.source,
+        }
+    }
+}
+
+/// A source of Entra ID bearer tokens.
+///
+/// With the `azure-identity` feature, every `azure_core` credential
+/// (`DeveloperToolsCredential`, `ManagedIdentityCredential`, …) can be used
+/// through [`AzureCoreCredential`](crate::AzureCoreCredential).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{BoxFuture, CredentialError, EntraToken, TokenCredential};
+/// use std::time::{Duration, SystemTime};
+///
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// impl TokenCredential for Fixed {
+///     fn get_token<'a>(&'a self, _scopes: &'a [&'a str]) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
+///         Box::pin(async { Ok(EntraToken::new("eyJ...", SystemTime::now() + Duration::from_secs(3600))) })
+///     }
+/// }
+/// ```
+pub trait TokenCredential: Send + Sync + fmt::Debug {
+    /// Gets a token for `scopes`.
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<EntraToken, CredentialError>>;
+}
+
+/// Caches an Entra token until shortly before it expires; concurrent callers
+/// share one request.
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    credential: Arc<dyn TokenCredential>,
+    cached: tokio::sync::Mutex<Option<EntraToken>>,
+}
+
+/// How long before expiry a cached token is replaced.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+impl TokenCache {
+    pub(crate) fn new(credential: Arc<dyn TokenCredential>) -> Self {
+        Self {
+            credential,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub(crate) async fn token(&self, now: SystemTime) -> Result<EntraToken, CredentialError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.expires_on > now + REFRESH_MARGIN
+        {
+            return Ok(token.clone());
+        }
+        let token = self.credential.get_token(&[ENTRA_SCOPE]).await?;
+        if token.expires_on <= now {
+            return Err(CredentialError::new(
+                "the credential returned an expired token",
+                None,
+            ));
+        }
+        *cached = Some(token.clone());
+        Ok(token)
+    }
+}
+
+#[cfg(feature = "azure-identity")]
+mod azure {
+    use super::*;
+
+    /// Adapts an `azure_core` token credential (for example one from
+    /// `azure_identity`) to [`TokenCredential`].
+    ///
+    /// # Examples
+    ///
+    /// ```ignore
+    /// let credential = azure_identity::DeveloperToolsCredential::new(None)?;
+    /// let client = acs_identity::CommunicationIdentityClient::builder(endpoint)
+    ///     .token_credential(acs_identity::AzureCoreCredential::new(credential))
+    ///     .build()?;
+    /// ```
+    #[derive(Debug, Clone)]
+    pub struct AzureCoreCredential(Arc<dyn azure_core::credentials::TokenCredential>);
+
+    impl AzureCoreCredential {
+        /// Wraps an `azure_core` credential.
+        pub fn new(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> Self {
+            Self(credential)
+        }
+    }
+
+    impl TokenCredential for AzureCoreCredential {
+        fn get_token<'a>(
+            &'a self,
+            scopes: &'a [&'a str],
+        ) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
+            Box::pin(async move {
+                let token = self.0.get_token(scopes, None).await.map_err(|e| {
+                    CredentialError::new("azure_core credential failed", Some(Box::new(e)))
+                })?;
+                let expires_on = SystemTime::UNIX_EPOCH
+                    + Duration::from_secs(token.expires_on.unix_timestamp().max(0) as u64);
+                Ok(EntraToken::new(token.token.secret(), expires_on))
+            })
+        }
+    }
+}
+
+#[cfg(feature = "azure-identity")]
+pub use azure::AzureCoreCredential;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[derive(Debug)]
+    struct Counting {
+        calls: AtomicU32,
+        lifetime: Duration,
+        now: SystemTime,
+    }
+
+    impl TokenCredential for Counting {
+        fn get_token<'a>(
+            &'a self,
+            scopes: &'a [&'a str],
+        ) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
+            assert_eq!(scopes, [ENTRA_SCOPE]);
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            let token = EntraToken::new(format!("token-{n}"), self.now + self.lifetime);
+            Box::pin(async move { Ok(token) })
+        }
+    }
+
+    #[test]
+    fn access_key_refuses_bad_base64_and_hides_itself() {
+        assert_eq!(AccessKey::new("%%%").unwrap_err(), InvalidAccessKey);
+        assert_eq!(AccessKey::new("").unwrap_err(), InvalidAccessKey);
+        let key = AccessKey::new("c2VjcmV0").unwrap();
+        assert_eq!(key.bytes(), b"secret");
+        assert!(!format!("{key:?}").contains("c2Vj"));
+    }
+
+    #[tokio::test]
+    async fn cache_reuses_a_fresh_token_and_renews_near_expiry() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let cred = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: Duration::from_secs(3600),
+            now,
+        });
+        let cache = TokenCache::new(cred.clone());
+        assert_eq!(cache.token(now).await.unwrap().expose_secret(), "token-0");
+        assert_eq!(
+            cache
+                .token(now + Duration::from_secs(60))
+                .await
+                .unwrap()
+                .expose_secret(),
+            "token-0"
+        );
+        assert_eq!(cred.calls.load(Ordering::SeqCst), 1);
+        // Within five minutes of expiry: renewed.
+        let late = now + Duration::from_secs(3600 - 120);
+        assert_eq!(cache.token(late).await.unwrap().expose_secret(), "token-1");
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_from_the_credential_is_an_error() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let cred = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            lifetime: Duration::ZERO,
+            now,
+        });
+        let err = TokenCache::new(cred).token(now).await.unwrap_err();
+        assert!(err.to_string().contains("expired"));
+    }
+
+    #[test]
+    fn entra_token_debug_hides_the_token() {
+        let t = EntraToken::new("eyJhbGciOi.secret", SystemTime::UNIX_EPOCH);
+        assert!(!format!("{t:?}").contains("eyJ"));
+    }
+}

@@ -1,0 +1,292 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::connection_string::ConnectionStringError;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call.
+///
+/// No variant's `Display` or `Debug` contains an access key, a token or a
+/// signature.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentityClient, Error};
+///
+/// let err = CommunicationIdentityClient::from_connection_string("endpoint=https://x.example").unwrap_err();
+/// assert!(matches!(err, Error::ConnectionString(_)));
+/// assert_eq!(err.to_string(), "invalid connection string: no `accesskey`");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection string could not be parsed.
+    #[error("invalid connection string: {0}")]
+    ConnectionString(#[from] ConnectionStringError),
+    /// An argument was refused before any request was sent.
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// The argument's name.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The token credential could not produce a token.
+    #[error("credential failed: {message}")]
+    Credential {
+        /// What went wrong.
+        message: String,
+        /// The credential's own error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The service answered with an error status.
+    #[error("{0}")]
+    Service(Box<ServiceError>),
+    /// The request could not be sent or its response not received.
+    #[error("{0}")]
+    Transport(TransportError),
+    /// The call's deadline, or the last try's timeout, passed.
+    #[error("timed out after {elapsed:?} ({attempts} attempt(s)){}", request_id_suffix(request_id.as_deref()))]
+    Timeout {
+        /// Time from the start of the call.
+        elapsed: Duration,
+        /// Attempts made.
+        attempts: u32,
+        /// The `x-ms-client-request-id` of the call.
+        request_id: Option<String>,
+    },
+    /// The service answered with a success status, but the body was not what
+    /// the API describes.
+    #[error("{0}")]
+    Decode(Box<DecodeError>),
+}
+
+impl Error {
+    /// The HTTP status, for service and decode errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Service(e) => Some(e.status),
+            Error::Decode(e) => e.status,
+            _ => None,
+        }
+    }
+
+    /// The service's error code (`ValidationError`, `IdentityNotFound`, …).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Service(e) => e.code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True for a 404 answer.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// True when trying the same call again later may succeed (throttling,
+    /// a server error, a transport failure or a timeout).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Service(e) => crate::retry::RETRY_STATUSES.contains(&e.status),
+            Error::Transport(_) | Error::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The `x-ms-client-request-id` the call was sent with, where known.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Service(e) => e.request_id.as_deref(),
+            Error::Transport(e) => e.request_id.as_deref(),
+            Error::Timeout { request_id, .. } => request_id.as_deref(),
+            Error::Decode(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn request_id_suffix(id: Option<&str>) -> String {
+    id.map(|id| format!(", request id {id}"))
+        .unwrap_or_default()
+}
+
+/// An error answer from the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceError {
+    /// HTTP status.
+    pub status: u16,
+    /// The service's error code, when the body carried one.
+    pub code: Option<String>,
+    /// The service's message, or the body's text when it was not the
+    /// service's error JSON.
+    pub message: String,
+    /// What the error is about (`ExpiresInMinutes`, `appId`, …).
+    pub target: Option<String>,
+    /// Further errors that led to this one.
+    pub details: Vec<ErrorDetail>,
+    /// The `x-ms-client-request-id` of the call.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "service error {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(target) = &self.target {
+            write!(f, " (target {target})")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", request id {id}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One entry of [`ServiceError::details`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// The error code.
+    pub code: String,
+    /// The message.
+    pub message: String,
+    /// The target, if any.
+    pub target: Option<String>,
+}
+
+/// The request failed below HTTP (connection refused or reset, TLS, a body
+/// that could not be read).
+#[derive(Debug, thiserror::Error)]
+#[error("transport error: {message}{}", request_id_suffix(request_id.as_deref()))]
+pub struct TransportError {
+    message: String,
+    request_id: Option<String>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    pub(crate) fn new(
+        message: impl Into<String>,
+        request_id: Option<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            request_id,
+            source,
+        }
+    }
+
+    /// True when no connection could be made (nothing reached the service).
+    pub fn is_connect(&self) -> bool {
+        self.source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_connect)
+    }
+}
+
+/// A response the client could not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable response{}: {reason}; body starts {snippet:?}{}", status.map(|s| format!(" (status {s})")).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// HTTP status, where known.
+    pub status: Option<u16>,
+    /// Why decoding failed.
+    pub reason: String,
+    /// The first bytes of the body (at most 256), as text.
+    pub snippet: String,
+    /// The `x-ms-client-request-id` of the call.
+    pub request_id: Option<String>,
+}
+
+/// The longest body snippet kept in errors.
+pub(crate) const SNIPPET_LEN: usize = 256;
+
+/// The first [`SNIPPET_LEN`] bytes of a body, as lossy UTF-8 cut on a
+/// character boundary.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET_LEN)]).into_owned();
+    text.trim_end_matches('\u{fffd}').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_error_display_names_status_code_message_and_target() {
+        let e = Error::Service(Box::new(ServiceError {
+            status: 400,
+            code: Some("ValidationError".into()),
+            message: "ExpiresInMinutes value 59 is invalid.".into(),
+            target: Some("ExpiresInMinutes".into()),
+            details: vec![],
+            request_id: Some("abc".into()),
+        }));
+        assert_eq!(
+            e.to_string(),
+            "service error 400 ValidationError: ExpiresInMinutes value 59 is invalid. (target ExpiresInMinutes), request id abc"
+        );
+        assert_eq!(e.status(), Some(400));
+        assert_eq!(e.code(), Some("ValidationError"));
+        assert!(!e.is_retryable());
+        assert!(!e.is_not_found());
+        assert_eq!(e.request_id(), Some("abc"));
+    }
+
+    #[test]
+    fn retryable_and_not_found_follow_the_status() {
+        let service = |status| {
+            Error::Service(Box::new(ServiceError {
+                status,
+                code: None,
+                message: String::new(),
+                target: None,
+                details: vec![],
+                request_id: None,
+            }))
+        };
+        assert!(service(503).is_retryable());
+        assert!(service(429).is_retryable());
+        assert!(!service(401).is_retryable());
+        assert!(service(404).is_not_found());
+        assert_eq!(service(500).to_string(), "service error 500");
+    }
+
+    #[test]
+    fn snippet_is_bounded_and_cut_on_a_character() {
+        let body = "é".repeat(200);
+        let s = snippet(body.as_bytes());
+        assert!(s.len() <= SNIPPET_LEN);
+        assert!(s.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn error_is_send_sync_and_std_error() {
+        fn check<T: std::error::Error + Send + Sync + 'static>() {}
+        check::<Error>();
+    }
+}

@@ -1,0 +1,615 @@
+//! Communication identifiers and their raw ids, as the official common
+//! libraries define them.
+//!
+//! | kind | raw id |
+//! |---|---|
+//! | communication user | the id itself (`8:acs:…`, `8:spool:…`, …) |
+//! | phone number | `4:` + the number as given |
+//! | Microsoft Teams user | `8:orgid:` / `8:dod:` / `8:gcch:` + user id; anonymous: `8:teamsvisitor:` + id |
+//! | Microsoft Teams app | `28:orgid:` / `28:dod:` / `28:gcch:` + app id |
+//! | Teams extension user | `8:acs:` / `8:dod-acs:` / `8:gcch-acs:` + `resource_tenant_user` |
+//! | unknown | anything else, kept as is |
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::str::FromStr;
+
+/// The cloud a Teams identity lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CommunicationCloudEnvironment {
+    /// The public cloud.
+    #[default]
+    Public,
+    /// US Department of Defense.
+    Dod,
+    /// US Government Community Cloud High.
+    Gcch,
+}
+
+impl fmt::Display for CommunicationCloudEnvironment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Public => "public",
+            Self::Dod => "dod",
+            Self::Gcch => "gcch",
+        })
+    }
+}
+
+/// Any identity the Communication Services APIs name.
+///
+/// Parsing never fails: an id of no known shape is
+/// [`Unknown`](Self::Unknown). [`raw_id`](Self::raw_id) gives back exactly
+/// the string that was parsed; equality, hashing, `Display` and serde all
+/// use the raw id.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentifier, CommunicationCloudEnvironment};
+///
+/// let id = CommunicationIdentifier::from_raw_id("8:gcch:45ab2481-1c1c-4005-be24-0ffb879b1130");
+/// match &id {
+///     CommunicationIdentifier::MicrosoftTeamsUser(user) => {
+///         assert_eq!(user.user_id(), "45ab2481-1c1c-4005-be24-0ffb879b1130");
+///         assert_eq!(user.cloud(), CommunicationCloudEnvironment::Gcch);
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// assert_eq!(id.raw_id(), "8:gcch:45ab2481-1c1c-4005-be24-0ffb879b1130");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CommunicationIdentifier {
+    /// A Communication Services user.
+    CommunicationUser(CommunicationUserIdentifier),
+    /// A phone number.
+    PhoneNumber(PhoneNumberIdentifier),
+    /// A Microsoft Teams user.
+    MicrosoftTeamsUser(MicrosoftTeamsUserIdentifier),
+    /// A Microsoft Teams app (bot).
+    MicrosoftTeamsApp(MicrosoftTeamsAppIdentifier),
+    /// A Teams Phone extension user.
+    TeamsExtensionUser(TeamsExtensionUserIdentifier),
+    /// An id of no known shape.
+    Unknown(String),
+}
+
+impl CommunicationIdentifier {
+    /// Parses a raw id. Never fails; see the type's docs.
+    pub fn from_raw_id(raw: &str) -> Self {
+        if let Some(number) = raw.strip_prefix("4:") {
+            return Self::PhoneNumber(PhoneNumberIdentifier::new(number));
+        }
+        let segments: Vec<&str> = raw.split(':').collect();
+        let [kind, prefix, suffix] = segments[..] else {
+            return Self::Unknown(raw.to_string());
+        };
+        use CommunicationCloudEnvironment::*;
+        let teams_user = |anonymous, cloud| {
+            Self::MicrosoftTeamsUser(MicrosoftTeamsUserIdentifier {
+                user_id: suffix.into(),
+                anonymous,
+                cloud,
+            })
+        };
+        match (kind, prefix) {
+            ("8", "teamsvisitor") => teams_user(true, Public),
+            ("8", "orgid") => teams_user(false, Public),
+            ("8", "dod") => teams_user(false, Dod),
+            ("8", "gcch") => teams_user(false, Gcch),
+            ("8", "acs" | "dod-acs" | "gcch-acs") => {
+                let cloud = match prefix {
+                    "dod-acs" => Dod,
+                    "gcch-acs" => Gcch,
+                    _ => Public,
+                };
+                let parts: Vec<&str> = suffix.split('_').collect();
+                match parts[..] {
+                    [resource, tenant, user] => {
+                        Self::TeamsExtensionUser(TeamsExtensionUserIdentifier {
+                            resource_id: resource.into(),
+                            tenant_id: tenant.into(),
+                            user_id: user.into(),
+                            cloud,
+                        })
+                    }
+                    _ => Self::CommunicationUser(CommunicationUserIdentifier(raw.into())),
+                }
+            }
+            ("8", "spool") => Self::CommunicationUser(CommunicationUserIdentifier(raw.into())),
+            ("28", "orgid" | "dod" | "gcch") => {
+                Self::MicrosoftTeamsApp(MicrosoftTeamsAppIdentifier {
+                    app_id: suffix.into(),
+                    cloud: match prefix {
+                        "dod" => Dod,
+                        "gcch" => Gcch,
+                        _ => Public,
+                    },
+                })
+            }
+            _ => Self::Unknown(raw.to_string()),
+        }
+    }
+
+    /// The raw id.
+    pub fn raw_id(&self) -> String {
+        match self {
+            Self::CommunicationUser(u) => u.0.clone(),
+            Self::PhoneNumber(p) => format!("4:{}", p.phone_number),
+            Self::MicrosoftTeamsUser(u) => {
+                let prefix = match (u.anonymous, u.cloud) {
+                    (true, _) => "8:teamsvisitor:",
+                    (false, CommunicationCloudEnvironment::Public) => "8:orgid:",
+                    (false, CommunicationCloudEnvironment::Dod) => "8:dod:",
+                    (false, CommunicationCloudEnvironment::Gcch) => "8:gcch:",
+                };
+                format!("{prefix}{}", u.user_id)
+            }
+            Self::MicrosoftTeamsApp(a) => {
+                let prefix = match a.cloud {
+                    CommunicationCloudEnvironment::Public => "28:orgid:",
+                    CommunicationCloudEnvironment::Dod => "28:dod:",
+                    CommunicationCloudEnvironment::Gcch => "28:gcch:",
+                };
+                format!("{prefix}{}", a.app_id)
+            }
+            Self::TeamsExtensionUser(t) => t.raw_id(),
+            Self::Unknown(raw) => raw.clone(),
+        }
+    }
+}
+
+impl PartialEq for CommunicationIdentifier {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw_id() == other.raw_id()
+    }
+}
+
+impl Eq for CommunicationIdentifier {}
+
+impl Hash for CommunicationIdentifier {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.raw_id().hash(state);
+    }
+}
+
+impl fmt::Display for CommunicationIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw_id())
+    }
+}
+
+impl FromStr for CommunicationIdentifier {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from_raw_id(s))
+    }
+}
+
+impl From<CommunicationUserIdentifier> for CommunicationIdentifier {
+    fn from(u: CommunicationUserIdentifier) -> Self {
+        CommunicationIdentifier::CommunicationUser(u)
+    }
+}
+
+impl serde::Serialize for CommunicationIdentifier {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw_id())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommunicationIdentifier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::from_raw_id(&String::deserialize(d)?))
+    }
+}
+
+/// A Communication Services user id, as this API returns it
+/// (`8:acs:<resource>_<guid>`).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::CommunicationUserIdentifier;
+///
+/// let user: CommunicationUserIdentifier = "8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_00000005-14a2-493b-8a72-5a3a0d000081".parse()?;
+/// assert!(user.id().starts_with("8:acs:"));
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommunicationUserIdentifier(String);
+
+impl CommunicationUserIdentifier {
+    /// Wraps a user id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
+    /// empty id or one with white space or `/`, `?`, `#` (which could not
+    /// name a user in a URL path).
+    pub fn new(id: impl Into<String>) -> crate::Result<Self> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(crate::Error::invalid("user", "the id is empty"));
+        }
+        if id
+            .contains(|c: char| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#'))
+        {
+            return Err(crate::Error::invalid(
+                "user",
+                "the id contains white space, `/`, `?` or `#`",
+            ));
+        }
+        Ok(Self(id))
+    }
+
+    /// The id.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+
+    /// Converts into the general identifier.
+    pub fn into_identifier(self) -> CommunicationIdentifier {
+        self.into()
+    }
+
+    pub(crate) fn from_service(id: String) -> Self {
+        Self(id)
+    }
+}
+
+impl fmt::Display for CommunicationUserIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CommunicationUserIdentifier {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl AsRef<str> for CommunicationUserIdentifier {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for CommunicationUserIdentifier {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommunicationUserIdentifier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A phone number identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumberIdentifier {
+    phone_number: String,
+}
+
+impl PhoneNumberIdentifier {
+    /// A phone number, kept exactly as given (E.164 with `+` is usual).
+    pub fn new(phone_number: impl Into<String>) -> Self {
+        Self {
+            phone_number: phone_number.into(),
+        }
+    }
+
+    /// The number as given.
+    pub fn phone_number(&self) -> &str {
+        &self.phone_number
+    }
+
+    /// True for the anonymous caller (`4:anonymous`).
+    pub fn is_anonymous(&self) -> bool {
+        self.phone_number == "anonymous"
+    }
+
+    /// The asserted id: the text after the last `_`, when there is text after it.
+    pub fn asserted_id(&self) -> Option<&str> {
+        if self.is_anonymous() {
+            return None;
+        }
+        let (_, after) = self.phone_number.rsplit_once('_')?;
+        (!after.is_empty()).then_some(after)
+    }
+}
+
+/// A Microsoft Teams user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MicrosoftTeamsUserIdentifier {
+    user_id: String,
+    anonymous: bool,
+    cloud: CommunicationCloudEnvironment,
+}
+
+impl MicrosoftTeamsUserIdentifier {
+    /// A Teams user by Entra object id.
+    pub fn new(
+        user_id: impl Into<String>,
+        anonymous: bool,
+        cloud: CommunicationCloudEnvironment,
+    ) -> Self {
+        Self {
+            user_id: user_id.into(),
+            anonymous,
+            cloud,
+        }
+    }
+
+    /// The user id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// True for an anonymous (visitor) user.
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> CommunicationCloudEnvironment {
+        self.cloud
+    }
+}
+
+/// A Microsoft Teams app.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MicrosoftTeamsAppIdentifier {
+    app_id: String,
+    cloud: CommunicationCloudEnvironment,
+}
+
+impl MicrosoftTeamsAppIdentifier {
+    /// A Teams app by id.
+    pub fn new(app_id: impl Into<String>, cloud: CommunicationCloudEnvironment) -> Self {
+        Self {
+            app_id: app_id.into(),
+            cloud,
+        }
+    }
+
+    /// The app id.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> CommunicationCloudEnvironment {
+        self.cloud
+    }
+}
+
+/// A Teams Phone extension user: a Teams user acting through a
+/// Communication Services resource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TeamsExtensionUserIdentifier {
+    user_id: String,
+    tenant_id: String,
+    resource_id: String,
+    cloud: CommunicationCloudEnvironment,
+}
+
+impl TeamsExtensionUserIdentifier {
+    /// The user's object id, tenant id and the resource's id.
+    pub fn new(
+        user_id: impl Into<String>,
+        tenant_id: impl Into<String>,
+        resource_id: impl Into<String>,
+        cloud: CommunicationCloudEnvironment,
+    ) -> Self {
+        Self {
+            user_id: user_id.into(),
+            tenant_id: tenant_id.into(),
+            resource_id: resource_id.into(),
+            cloud,
+        }
+    }
+
+    /// The Entra object id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The tenant id.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// The Communication Services resource id.
+    pub fn resource_id(&self) -> &str {
+        &self.resource_id
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> CommunicationCloudEnvironment {
+        self.cloud
+    }
+
+    fn raw_id(&self) -> String {
+        let prefix = match self.cloud {
+            CommunicationCloudEnvironment::Public => "8:acs:",
+            CommunicationCloudEnvironment::Dod => "8:dod-acs:",
+            CommunicationCloudEnvironment::Gcch => "8:gcch-acs:",
+        };
+        format!(
+            "{prefix}{}_{}_{}",
+            self.resource_id, self.tenant_id, self.user_id
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CommunicationCloudEnvironment::*;
+    use CommunicationIdentifier as I;
+
+    fn kind(id: &I) -> &'static str {
+        match id {
+            I::CommunicationUser(_) => "user",
+            I::PhoneNumber(_) => "phone",
+            I::MicrosoftTeamsUser(_) => "teams-user",
+            I::MicrosoftTeamsApp(_) => "teams-app",
+            I::TeamsExtensionUser(_) => "teams-extension",
+            I::Unknown(_) => "unknown",
+        }
+    }
+
+    #[test]
+    fn each_kind_and_cloud_parses_and_round_trips() {
+        let table = [
+            (
+                "8:acs:bbbcbc1e-9f06-482a-b5d8-20e3f26ef0cd_00000005-14a2-493b-8a72-5a3a0d000081",
+                "user",
+            ),
+            (
+                "8:gcch-acs:bbbcbc1e-9f06-482a-b5d8-20e3f26ef0cd_00000005",
+                "user",
+            ),
+            ("8:dod-acs:x_y", "user"),
+            ("8:spool:bbbcbc1e_1", "user"),
+            ("8:acs:resource_tenant_user", "teams-extension"),
+            ("8:dod-acs:resource_tenant_user", "teams-extension"),
+            ("8:gcch-acs:resource_tenant_user", "teams-extension"),
+            ("4:+14255550121", "phone"),
+            ("4:14255550121", "phone"),
+            ("4:anonymous", "phone"),
+            ("4:+112345556789_123", "phone"),
+            ("4:", "phone"),
+            ("8:orgid:45ab2481-1c1c-4005-be24-0ffb879b1130", "teams-user"),
+            ("8:dod:45ab2481", "teams-user"),
+            ("8:gcch:45ab2481", "teams-user"),
+            ("8:teamsvisitor:45ab2481", "teams-user"),
+            ("28:orgid:45ab2481", "teams-app"),
+            ("28:dod:45ab2481", "teams-app"),
+            ("28:gcch:45ab2481", "teams-app"),
+            ("28:gcch-global:45ab2481", "unknown"),
+            ("28:45ab2481", "unknown"),
+            ("48:45ab2481", "unknown"),
+            ("8:gcch-acs:segment4:xyz", "unknown"),
+            ("8:acs::1:2:3", "unknown"),
+            ("", "unknown"),
+            ("plain", "unknown"),
+        ];
+        for (raw, want) in table {
+            let id = I::from_raw_id(raw);
+            assert_eq!(kind(&id), want, "{raw}");
+            assert_eq!(id.raw_id(), raw, "round trip of {raw}");
+            assert_eq!(id.to_string(), raw);
+            assert_eq!(raw.parse::<I>().unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn fields_are_read_from_the_raw_id() {
+        let I::MicrosoftTeamsUser(u) = I::from_raw_id("8:teamsvisitor:abc") else {
+            panic!()
+        };
+        assert!(u.is_anonymous());
+        assert_eq!((u.user_id(), u.cloud()), ("abc", Public));
+        let I::MicrosoftTeamsApp(a) = I::from_raw_id("28:dod:app") else {
+            panic!()
+        };
+        assert_eq!((a.app_id(), a.cloud()), ("app", Dod));
+        let I::TeamsExtensionUser(t) = I::from_raw_id("8:gcch-acs:res_ten_usr") else {
+            panic!()
+        };
+        assert_eq!(
+            (t.resource_id(), t.tenant_id(), t.user_id(), t.cloud()),
+            ("res", "ten", "usr", Gcch)
+        );
+    }
+
+    #[test]
+    fn phone_number_asserted_id_and_anonymous() {
+        let cases = [
+            ("+112345556789_123", Some("123"), false),
+            ("_123", Some("123"), false),
+            ("+1555_", None, false),
+            ("+1555_123_456", Some("456"), false),
+            ("14255550121.123", None, false),
+            ("anonymous", None, true),
+            ("anonymous_123", Some("123"), false),
+        ];
+        for (number, asserted, anonymous) in cases {
+            let p = PhoneNumberIdentifier::new(number);
+            assert_eq!(p.asserted_id(), asserted, "{number}");
+            assert_eq!(p.is_anonymous(), anonymous, "{number}");
+        }
+    }
+
+    #[test]
+    fn constructed_identifiers_produce_the_documented_raw_ids() {
+        let cases = [
+            (
+                I::MicrosoftTeamsUser(MicrosoftTeamsUserIdentifier::new("u", false, Public)),
+                "8:orgid:u",
+            ),
+            (
+                I::MicrosoftTeamsUser(MicrosoftTeamsUserIdentifier::new("u", false, Dod)),
+                "8:dod:u",
+            ),
+            (
+                I::MicrosoftTeamsUser(MicrosoftTeamsUserIdentifier::new("u", true, Gcch)),
+                "8:teamsvisitor:u",
+            ),
+            (
+                I::MicrosoftTeamsApp(MicrosoftTeamsAppIdentifier::new("a", Gcch)),
+                "28:gcch:a",
+            ),
+            (
+                I::TeamsExtensionUser(TeamsExtensionUserIdentifier::new("u", "t", "r", Dod)),
+                "8:dod-acs:r_t_u",
+            ),
+            (
+                I::PhoneNumber(PhoneNumberIdentifier::new("+1555")),
+                "4:+1555",
+            ),
+        ];
+        for (id, raw) in cases {
+            assert_eq!(id.raw_id(), raw);
+        }
+    }
+
+    #[test]
+    fn equality_and_hash_follow_the_raw_id() {
+        use std::collections::HashSet;
+        let a = I::from_raw_id("8:acs:x_y");
+        let b: I = CommunicationUserIdentifier::new("8:acs:x_y")
+            .unwrap()
+            .into();
+        assert_eq!(a, b);
+        let set: HashSet<I> = [a, b].into_iter().collect();
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn serde_uses_the_raw_id() {
+        let id = I::from_raw_id("8:orgid:u");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"8:orgid:u\"");
+        assert_eq!(serde_json::from_str::<I>("\"8:orgid:u\"").unwrap(), id);
+        let user = CommunicationUserIdentifier::new("8:acs:1").unwrap();
+        assert_eq!(serde_json::to_string(&user).unwrap(), "\"8:acs:1\"");
+        assert!(serde_json::from_str::<CommunicationUserIdentifier>("\"\"").is_err());
+    }
+
+    #[test]
+    fn user_ids_that_cannot_be_a_path_segment_are_refused() {
+        for bad in ["", "8:acs:a b", "a/b", "a?b", "a#b", "a\nb"] {
+            assert!(CommunicationUserIdentifier::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}

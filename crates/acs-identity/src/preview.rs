@@ -1,0 +1,401 @@
+//! The preview api-version (2025-03-02-preview): custom ids, reading a
+//! user back, and Entra ID access.
+//!
+//! [`CommunicationIdentityClient`] here is the crate's client pinned to a
+//! preview api-version. It has every stable operation, plus:
+//!
+//! - `create_user().custom_id(…)` and `create_user_and_token(…).custom_id(…)`:
+//!   the same custom id always gives back the same user;
+//! - [`get_user`](CommunicationIdentityClient::get_user);
+//! - Entra assignments: list (a `Stream` over every page), get, upsert,
+//!   delete and bulk update;
+//! - [`exchange_entra_token`](CommunicationIdentityClient::exchange_entra_token).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use acs_identity::preview::CommunicationIdentityClient;
+//!
+//! # async fn example() -> acs_identity::Result<()> {
+//! let conn = std::env::var("ACS_CONNECTION_STRING").expect("set ACS_CONNECTION_STRING");
+//! let client = CommunicationIdentityClient::from_connection_string(&conn)?;
+//! let user = client.create_user().custom_id("alice@contoso.com").await?;
+//! let again = client.create_user().custom_id("alice@contoso.com").await?;
+//! assert_eq!(user, again);
+//! let detail = client.get_user(&user).await?;
+//! assert_eq!(detail.custom_id.as_deref(), Some("alice@contoso.com"));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+
+use acs_identity_raw::v2025_03_02_preview::types as t;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use futures_util::stream::{self, TryStreamExt as _};
+use url::Url;
+
+use crate::assignment::{EntraAssignment, EntraAssignmentSpec, Upserted};
+use crate::builder::ClientBuilder;
+use crate::client::{self, CreateUser, CreateUserAndToken, expect_json};
+use crate::convert::{self, require_token};
+use crate::error::{DecodeError, Error, Result};
+use crate::identifier::CommunicationUserIdentifier;
+use crate::pipeline::CALL;
+use crate::retry::Idempotency;
+use crate::token::CommunicationUserAndToken;
+
+pub use crate::client::Preview;
+
+/// The client pinned to a preview api-version.
+pub type CommunicationIdentityClient = client::IdentityClient<Preview>;
+
+/// A user as [`get_user`](CommunicationIdentityClient::get_user) reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommunicationUserDetail {
+    /// The user.
+    pub user: CommunicationUserIdentifier,
+    /// The custom id it was created with, if any.
+    pub custom_id: Option<String>,
+    /// When a token was last issued to it, if ever.
+    pub last_token_issued_at: Option<DateTime<Utc>>,
+}
+
+impl client::IdentityClient<Preview> {
+    /// A preview client from a connection string, with default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectionString`] when the string does not parse.
+    pub fn from_connection_string(connection_string: &str) -> Result<Self> {
+        ClientBuilder::from_connection_string(connection_string)?.build_preview()
+    }
+
+    /// A builder for a preview client of the resource at `endpoint`; finish
+    /// it with [`build_preview`](ClientBuilder::build_preview).
+    pub fn builder(endpoint: &str) -> ClientBuilder {
+        client::IdentityClient::<client::Stable>::builder(endpoint)
+    }
+
+    /// Reads a user: its id, custom id and when it last got a token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] (404 for an unknown or deleted user) and the other call errors.
+    pub async fn get_user(
+        &self,
+        user: &CommunicationUserIdentifier,
+    ) -> Result<CommunicationUserDetail> {
+        let core = self.core();
+        let (response, call) = core
+            .run(Idempotency::Safe, None, || {
+                self.raw().get_identity(user.id(), &core.api_version)
+            })
+            .await?;
+        expect_json(&response, &call)?;
+        let identity = response.into_inner();
+        Ok(CommunicationUserDetail {
+            user: CommunicationUserIdentifier::from_service(identity.id),
+            custom_id: identity.custom_id,
+            last_token_issued_at: identity.last_token_issued_at,
+        })
+    }
+
+    /// Exchanges an Entra ID user's token (sent as the bearer token) for a
+    /// Communication Services identity and token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] when no Entra assignment allows it, and the other call errors.
+    pub async fn exchange_entra_token(
+        &self,
+        entra_user_token: &str,
+    ) -> Result<CommunicationUserAndToken> {
+        if entra_user_token.trim().is_empty() {
+            return Err(Error::invalid("entra_user_token", "must not be empty"));
+        }
+        let core = self.core();
+        let body = t::EntraExchangeTokenRequest(serde_json::Map::new());
+        let (response, call) = core
+            .run(Idempotency::Safe, Some(entra_user_token), || {
+                self.raw()
+                    .exchange_entra_access_token(&core.api_version, &body)
+            })
+            .await?;
+        expect_json(&response, &call)?;
+        let status = response.status().as_u16();
+        require_token(response.into_inner(), &call, status)
+    }
+
+    /// Every Entra assignment, following `nextLink` page by page as the
+    /// stream is read.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    /// # async fn example(client: acs_identity::preview::CommunicationIdentityClient) -> acs_identity::Result<()> {
+    /// let all: Vec<_> = client.list_entra_assignments().try_collect().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn list_entra_assignments(
+        &self,
+    ) -> impl Stream<Item = Result<EntraAssignment>> + Send + '_ {
+        enum Page {
+            First,
+            Next(String),
+            Done,
+        }
+        stream::try_unfold(Page::First, move |page| async move {
+            let response = match page {
+                Page::Done => return Ok::<_, Error>(None),
+                Page::First => {
+                    let core = self.core();
+                    let (response, call) = core
+                        .run(Idempotency::Safe, None, || {
+                            self.raw().list_entra_assignments(&core.api_version)
+                        })
+                        .await?;
+                    expect_json(&response, &call)?;
+                    response.into_inner()
+                }
+                Page::Next(link) => self.next_page(&link).await?,
+            };
+            let next = match response.next_link.filter(|l| !l.is_empty()) {
+                Some(link) => Page::Next(link),
+                None => Page::Done,
+            };
+            let items: Vec<Result<EntraAssignment>> =
+                response.value.into_iter().map(|a| Ok(a.into())).collect();
+            Ok(Some((stream::iter(items), next)))
+        })
+        .try_flatten()
+    }
+
+    /// Fetches a `nextLink` page through the same pipeline (signed, retried).
+    async fn next_page(&self, link: &str) -> Result<t::EntraAssignmentsResponse> {
+        let core = self.core();
+        let mut url: Url = core
+            .endpoint
+            .join(link)
+            .map_err(|e| Error::invalid("nextLink", e.to_string()))?;
+        if url.origin() != core.endpoint.origin() {
+            // Never send a signed request to another host.
+            return Err(Error::invalid("nextLink", "it points outside the endpoint"));
+        }
+        if !url.query_pairs().any(|(k, _)| k == "api-version") {
+            url.query_pairs_mut()
+                .append_pair("api-version", &core.api_version);
+        }
+        let request = core
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .build()
+            .map_err(|e| Error::invalid("nextLink", e.to_string()))?;
+        let call = core.call(Idempotency::Safe, None).await?;
+        let transport: &dyn acs_identity_raw::Transport = &*core.pipeline;
+        let result = CALL
+            .scope(
+                call.clone(),
+                transport.execute(&core.http, request, "list_entra_assignments"),
+            )
+            .await;
+        let response = result.map_err(|e| {
+            futures_util::FutureExt::now_or_never(convert::error::<t::CommunicationErrorResponse>(
+                progenitor_client::Error::CommunicationError(e),
+                &call,
+            ))
+            .expect("mapping a transport error does not wait")
+        })?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        if status == 200 {
+            return serde_json::from_slice(&body).map_err(|e| {
+                Error::Decode(Box::new(DecodeError {
+                    status: Some(status),
+                    reason: format!("not the JSON the API describes: {e}"),
+                    snippet: convert::redact(&crate::error::snippet(&body)),
+                    request_id: Some(call.request_id.clone()),
+                }))
+            });
+        }
+        let err = match serde_json::from_slice::<t::CommunicationErrorResponse>(&body) {
+            Ok(parsed) if status >= 400 => {
+                let rebuilt = http::Response::builder()
+                    .status(status)
+                    .body(Vec::new())
+                    .expect("a valid status");
+                let value = progenitor_client::ResponseValue::new(
+                    parsed,
+                    reqwest::StatusCode::from_u16(status).expect("a valid status"),
+                    reqwest::Response::from(rebuilt).headers().clone(),
+                );
+                progenitor_client::Error::ErrorResponse(value)
+            }
+            _ => progenitor_client::Error::InvalidResponsePayload(
+                body,
+                serde::de::Error::custom("not an error body"),
+            ),
+        };
+        Err(convert::error(err, &call).await)
+    }
+
+    /// Reads the Entra assignment of `object_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] (404 when there is none) and the other call errors.
+    pub async fn get_entra_assignment(&self, object_id: &str) -> Result<EntraAssignment> {
+        non_empty("object_id", object_id)?;
+        let core = self.core();
+        let (response, call) = core
+            .run(Idempotency::Safe, None, || {
+                self.raw()
+                    .get_entra_assignment(object_id, &core.api_version)
+            })
+            .await?;
+        expect_json(&response, &call)?;
+        Ok(response.into_inner().into())
+    }
+
+    /// Creates or replaces the Entra assignment of `object_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] and the other call errors.
+    pub async fn upsert_entra_assignment(
+        &self,
+        object_id: &str,
+        spec: EntraAssignmentSpec,
+    ) -> Result<Upserted<EntraAssignment>> {
+        non_empty("object_id", object_id)?;
+        non_empty("tenant_id", &spec.tenant_id)?;
+        let core = self.core();
+        let body = raw_spec(spec);
+        let (response, call) = core
+            .run(Idempotency::Safe, None, || {
+                self.raw()
+                    .upsert_entra_assignment(object_id, &core.api_version, &body)
+            })
+            .await?;
+        expect_json(&response, &call)?;
+        let created = response.status().as_u16() == 201;
+        Ok(Upserted {
+            value: response.into_inner().into(),
+            created,
+        })
+    }
+
+    /// Deletes the Entra assignment of `object_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Service`] and the other call errors.
+    pub async fn delete_entra_assignment(&self, object_id: &str) -> Result<()> {
+        non_empty("object_id", object_id)?;
+        let core = self.core();
+        core.run(Idempotency::Safe, None, || {
+            self.raw()
+                .delete_entra_assignment(object_id, &core.api_version)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Changes several Entra assignments in one merge-patch call: `Some`
+    /// adds or replaces the assignment of that object id, `None` removes it.
+    /// Returns the assignments the service reports (`None` when it answers
+    /// 204 without a body).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for no changes or an empty object id;
+    /// [`Error::Service`] and the other call errors.
+    pub async fn update_entra_assignments(
+        &self,
+        changes: impl IntoIterator<Item = (String, Option<EntraAssignmentSpec>)>,
+    ) -> Result<Option<Vec<EntraAssignment>>> {
+        let mut map = HashMap::new();
+        for (object_id, spec) in changes {
+            non_empty("object_id", &object_id)?;
+            map.insert(object_id, spec.map(raw_spec));
+        }
+        if map.is_empty() {
+            return Err(Error::invalid("changes", "give at least one change"));
+        }
+        let body = t::EntraAssignmentUpdateBulkRequest(map);
+        let core = self.core();
+        let (response, call) = core
+            .run(Idempotency::Safe, None, || {
+                self.raw()
+                    .update_entra_assignments(&core.api_version, &body)
+            })
+            .await?;
+        let status = response.status().as_u16();
+        if status == 204 {
+            return Ok(None);
+        }
+        expect_json(&response, &call)?;
+        let body: Vec<u8> = response
+            .into_inner()
+            .into_inner()
+            .try_fold(Vec::new(), |mut acc, chunk| async move {
+                acc.extend_from_slice(&chunk);
+                Ok(acc)
+            })
+            .await
+            .map_err(|e| {
+                Error::Transport(crate::error::TransportError::new(
+                    "the response body could not be read",
+                    Some(call.request_id.clone()),
+                    Some(Box::new(e)),
+                ))
+            })?;
+        let parsed: t::EntraAssignmentsResponse = serde_json::from_slice(&body).map_err(|e| {
+            Error::Decode(Box::new(DecodeError {
+                status: Some(status),
+                reason: format!("not the JSON the API describes: {e}"),
+                snippet: convert::redact(&crate::error::snippet(&body)),
+                request_id: Some(call.request_id.clone()),
+            }))
+        })?;
+        Ok(Some(parsed.value.into_iter().map(Into::into).collect()))
+    }
+}
+
+fn non_empty(name: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(name, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn raw_spec(spec: EntraAssignmentSpec) -> t::EntraAssignmentCreateOrUpdateRequest {
+    t::EntraAssignmentCreateOrUpdateRequest {
+        tenant_id: spec.tenant_id,
+        principal_type: t::EntraPrincipalType(spec.principal_type.to_string()),
+        client_ids: spec.client_ids,
+    }
+}
+
+impl<'a> CreateUser<'a, Preview> {
+    /// Links the new user to your own id (1 to 256 characters); creating
+    /// again with the same custom id returns the same user.
+    pub fn custom_id(mut self, custom_id: impl Into<String>) -> Self {
+        self.custom_id = Some(custom_id.into());
+        self
+    }
+}
+
+impl<'a> CreateUserAndToken<'a, Preview> {
+    /// Links the new user to your own id (1 to 256 characters); creating
+    /// again with the same custom id returns the same user (with a new token).
+    pub fn custom_id(mut self, custom_id: impl Into<String>) -> Self {
+        self.custom_id = Some(custom_id.into());
+        self
+    }
+}

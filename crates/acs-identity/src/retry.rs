@@ -1,0 +1,249 @@
+//! When to try a request again, and how long to wait first.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+
+/// Statuses worth another try: timeout, throttling and server errors.
+pub const RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
+
+/// Retry settings. The defaults are those of the official Azure SDKs:
+/// 3 retries, exponential backoff from 0.8 s with jitter, at most 60 s
+/// between tries.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::RetryOptions;
+/// use std::time::Duration;
+///
+/// let retry = RetryOptions::default().max_retries(5).initial_delay(Duration::from_millis(200));
+/// assert_eq!(retry.get_max_retries(), 5);
+/// let none = RetryOptions::none();
+/// assert_eq!(none.get_max_retries(), 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryOptions {
+    max_retries: u32,
+    initial_delay: Duration,
+    max_delay: Duration,
+}
+
+impl Default for RetryOptions {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_delay: Duration::from_millis(800),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryOptions {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// How many times a call is tried again after the first try.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// The wait before the first retry (doubled for each later one).
+    pub fn initial_delay(mut self, d: Duration) -> Self {
+        self.initial_delay = d;
+        self
+    }
+
+    /// The longest wait between tries computed by backoff.
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// The configured number of retries.
+    pub fn get_max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The backoff before retry number `retry` (0 for the first retry):
+    /// `initial · 2^retry`, capped at `max_delay`, then scaled by a random
+    /// factor in [0.8, 1.2) (and capped again).
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .initial_delay
+            .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX));
+        let capped = exp.min(self.max_delay);
+        capped
+            .mul_f64(0.8 + 0.4 * fastrand::f64())
+            .min(self.max_delay)
+    }
+}
+
+/// Whether a call may be sent again once it may have reached the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Sending twice does no harm (gets, puts, deletes, token issuance,
+    /// creates with a custom id).
+    Safe,
+    /// Sending twice may act twice (creating a user without custom id): only
+    /// retried when the service cannot have acted (connect failures, 408,
+    /// 429, 503).
+    NotAfterSend,
+}
+
+/// What one try came to, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A response with this status.
+    Status(u16),
+    /// No connection was made.
+    ConnectFailed,
+    /// The try timed out.
+    TimedOut,
+    /// The connection failed after the request may have been sent (reset,
+    /// closed before a response).
+    Broken,
+}
+
+/// Whether `outcome` is worth another try for a call of this idempotency.
+pub(crate) fn should_retry(outcome: Outcome, idempotency: Idempotency) -> bool {
+    match (outcome, idempotency) {
+        (Outcome::Status(s), Idempotency::Safe) => RETRY_STATUSES.contains(&s),
+        // The service did not process the request for these.
+        (Outcome::Status(s), Idempotency::NotAfterSend) => matches!(s, 408 | 429 | 503),
+        (Outcome::ConnectFailed, _) => true,
+        (Outcome::TimedOut | Outcome::Broken, Idempotency::Safe) => true,
+        (Outcome::TimedOut | Outcome::Broken, Idempotency::NotAfterSend) => false,
+    }
+}
+
+/// The wait a response asks for: `x-ms-retry-after-ms`, then
+/// `retry-after-ms` (milliseconds), then `Retry-After` (seconds, or an HTTP
+/// date measured against `now`; a past date means no wait).
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
+        if let Some(ms) = header_str(headers, name).and_then(|v| v.trim().parse::<f64>().ok())
+            && ms.is_finite()
+            && ms >= 0.0
+        {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let value = header_str(headers, "retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    const NOW: Duration = Duration::from_secs(1_704_067_200); // Mon, 01 Jan 2024 00:00:00 GMT
+
+    #[test]
+    fn retry_after_headers_in_order_of_precedence() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let h = headers(&[
+            ("x-ms-retry-after-ms", "150"),
+            ("retry-after-ms", "900"),
+            ("retry-after", "7"),
+        ]);
+        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(150)));
+        let h = headers(&[("retry-after-ms", "900"), ("retry-after", "7")]);
+        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(900)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn retry_after_http_date_is_measured_against_the_injected_clock() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let h = headers(&[("retry-after", "Mon, 01 Jan 2024 00:00:05 GMT")]);
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(5)));
+        let later = now + Duration::from_secs(60);
+        assert_eq!(
+            retry_after(&h, later),
+            Some(Duration::ZERO),
+            "a past date means no wait"
+        );
+    }
+
+    #[test]
+    fn malformed_retry_after_values_are_ignored() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        for bad in ["soon", "-5", ""] {
+            assert_eq!(
+                retry_after(&headers(&[("retry-after", bad)]), now),
+                None,
+                "{bad}"
+            );
+        }
+        let h = headers(&[("retry-after-ms", "NaN"), ("retry-after", "2")]);
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn backoff_grows_is_jittered_and_capped() {
+        let r = RetryOptions::default();
+        for retry in 0..4 {
+            let base = Duration::from_millis(800) * 2u32.pow(retry);
+            for _ in 0..50 {
+                let d = r.backoff(retry);
+                assert!(
+                    d >= base.mul_f64(0.8) && d < base.mul_f64(1.2),
+                    "retry {retry}: {d:?}"
+                );
+            }
+        }
+        for _ in 0..50 {
+            assert!(r.backoff(30) <= Duration::from_secs(60));
+        }
+    }
+
+    #[test]
+    fn classification_by_idempotency() {
+        use Idempotency::*;
+        use Outcome::*;
+        for s in RETRY_STATUSES {
+            assert!(should_retry(Status(s), Safe), "{s}");
+        }
+        for s in [400, 401, 403, 404, 409, 413] {
+            assert!(!should_retry(Status(s), Safe), "{s}");
+        }
+        for s in [408, 429, 503] {
+            assert!(should_retry(Status(s), NotAfterSend), "{s}");
+        }
+        for s in [500, 502, 504] {
+            assert!(!should_retry(Status(s), NotAfterSend), "{s}");
+        }
+        assert!(should_retry(ConnectFailed, NotAfterSend));
+        assert!(!should_retry(TimedOut, NotAfterSend));
+        assert!(!should_retry(Broken, NotAfterSend));
+        assert!(should_retry(TimedOut, Safe) && should_retry(Broken, Safe));
+    }
+}
