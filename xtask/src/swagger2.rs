@@ -44,6 +44,10 @@
 //! 15. Keywords beside a `$ref` are dropped (OpenAPI 3.0 ignores them).
 //! 16. `x-ms-examples` and 2.0 response `examples` are dropped: they point to
 //!     example files, not schemas.
+//! 18. A `default` on an optional property says what the service assumes
+//!     when the property is absent; it moves into the description, so the
+//!     generated type leaves the property out unless the caller sets it
+//!     (instead of always sending the default).
 //! 17. Each `operationId` is replaced by a plain snake_case method name (see
 //!     [`crate::naming`]); the original is kept in `x-ms-original-operation-id`.
 
@@ -614,6 +618,7 @@ impl Converter<'_> {
             }
         }
         open_extensible_enum(&mut out);
+        defaults_to_description(&mut out);
         Ok(Value::Object(out))
     }
 
@@ -675,6 +680,31 @@ fn open_extensible_enum(schema: &mut Map<String, Value>) {
         _ => note,
     };
     schema.insert("description".into(), json!(description));
+}
+
+/// Rule 18: defaults of optional properties are left to the service.
+fn defaults_to_description(schema: &mut Map<String, Value>) {
+    let required: Vec<String> = strings(schema.get("required")).unwrap_or_default();
+    let Some(Value::Object(props)) = schema.get_mut("properties") else {
+        return;
+    };
+    for (name, prop) in props.iter_mut() {
+        if required.contains(name) {
+            continue;
+        }
+        let Some(obj) = prop.as_object_mut() else {
+            continue;
+        };
+        let Some(default) = obj.remove("default") else {
+            continue;
+        };
+        let note = format!("When absent, the service uses `{default}`.");
+        let description = match obj.get("description").and_then(Value::as_str) {
+            Some(d) if !d.is_empty() => format!("{}\n\n{note}", d.trim_end()),
+            _ => note,
+        };
+        obj.insert("description".into(), json!(description));
+    }
 }
 
 /// Rule 11: `null` removes an entry in a merge-patch map.
@@ -1367,6 +1397,28 @@ mod tests {
         assert_eq!(
             a["properties"]["blob"],
             json!({"type": "string", "format": "binary"})
+        );
+    }
+
+    #[test]
+    fn defaults_of_optional_properties_move_to_the_description() {
+        let mut doc = minimal(json!({}));
+        doc["definitions"] = json!({
+            "Req": {"type": "object", "required": ["kept"], "properties": {
+                "expiresInMinutes": {"type": "integer", "format": "int32", "minimum": 60,
+                    "maximum": 1440, "default": 1440, "description": "Lifetime."},
+                "kept": {"type": "integer", "default": 5}
+            }}
+        });
+        let props = &run(doc)["components"]["schemas"]["Req"]["properties"];
+        assert_eq!(
+            props["expiresInMinutes"],
+            json!({"type": "integer", "format": "int32", "minimum": 60, "maximum": 1440,
+                "description": "Lifetime.\n\nWhen absent, the service uses `1440`."})
+        );
+        assert_eq!(
+            props["kept"]["default"], 5,
+            "required properties keep their default"
         );
     }
 

@@ -201,10 +201,13 @@ mod tests {
             "components": {"schemas": {"A": {"title": "A", "description": "x", "type": "string"}}}
         });
         strip_prose(&mut v);
-        assert_eq!(v["info"], serde_json::json!({"title": "", "version": "1"}));
+        assert_eq!(
+            v["info"],
+            serde_json::json!({"title": "", "version": "1", "description": ""})
+        );
         assert_eq!(
             v["components"]["schemas"]["A"],
-            serde_json::json!({"type": "string"})
+            serde_json::json!({"description": "", "type": "string"})
         );
     }
 }

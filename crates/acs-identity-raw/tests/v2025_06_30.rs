@@ -35,7 +35,7 @@ fn scope_names(scopes: &[types::CommunicationIdentityTokenScope]) -> Vec<&str> {
 fn token_request(expires_in_minutes: i32) -> types::CommunicationIdentityAccessTokenRequest {
     types::CommunicationIdentityAccessTokenRequest {
         scopes: scopes(&ALL_SCOPES),
-        expires_in_minutes,
+        expires_in_minutes: Some(expires_in_minutes),
     }
 }
 
@@ -268,7 +268,7 @@ async fn create_identity_posts_scopes_and_lifetime_and_decodes_user_and_token() 
 
     let body = types::CommunicationIdentityCreateRequest {
         create_token_with_scopes: scopes(&ALL_SCOPES),
-        expires_in_minutes: 60,
+        expires_in_minutes: Some(60),
     };
     let response = client(&server)
         .create_identity(VERSION, &body)
@@ -284,22 +284,14 @@ async fn create_identity_posts_scopes_and_lifetime_and_decodes_user_and_token() 
     assert_eq!(token.expires_on, expires_on());
 }
 
-/// The spec makes the body optional and says to leave `expiresInMinutes` out
-/// to get 1440; the generated method takes the body unconditionally and
-/// typify always writes the field, so a plain "create a user" sends
-/// `{"expiresInMinutes":1440}`: the documented default, inside 60..=1440.
+/// The spec makes the body optional and leaves `expiresInMinutes` to the
+/// service when absent: a default body is `{}`, nothing invented.
 #[tokio::test]
-async fn create_identity_with_default_body_sends_expires_in_minutes_1440_and_decodes_user_only() {
+async fn create_identity_with_default_body_sends_an_empty_object_and_decodes_user_only() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            json_call(
-                when,
-                POST,
-                "/identities",
-                VERSION,
-                json!({ "expiresInMinutes": 1440 }),
-            );
+            json_call(when, POST, "/identities", VERSION, json!({}));
             then.status(201)
                 .json_body(json!({ "identity": { "id": USER_ID } }));
         })
@@ -385,10 +377,10 @@ async fn issue_access_token_posts_scopes_and_decodes_token() {
     assert_eq!(token.expires_on, expires_on());
 }
 
-/// A request built from JSON without `expiresInMinutes` gets typify's
-/// default, and that default is then written out explicitly.
+/// A request without `expiresInMinutes` leaves it out, so the service applies
+/// its own default (1440).
 #[tokio::test]
-async fn issue_access_token_without_lifetime_sends_the_default_1440() {
+async fn issue_access_token_without_lifetime_leaves_the_field_out() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
@@ -397,7 +389,7 @@ async fn issue_access_token_without_lifetime_sends_the_default_1440() {
                 POST,
                 &format!("{USER_PATH}/:issueAccessToken"),
                 VERSION,
-                json!({ "scopes": ["voip"], "expiresInMinutes": 1440 }),
+                json!({ "scopes": ["voip"] }),
             );
             then.status(200)
                 .json_body(json!({ "token": "token", "expiresOn": EXPIRES_ON }));
@@ -406,7 +398,7 @@ async fn issue_access_token_without_lifetime_sends_the_default_1440() {
 
     let body: types::CommunicationIdentityAccessTokenRequest =
         serde_json::from_value(json!({ "scopes": ["voip"] })).unwrap();
-    assert_eq!(body.expires_in_minutes, 1440);
+    assert_eq!(body.expires_in_minutes, None);
     assert_eq!(scope_names(&body.scopes), ["voip"]);
     client(&server)
         .issue_access_token(USER_ID, VERSION, &body)

@@ -346,7 +346,7 @@ macro_rules! shared_ops {
                             .iter()
                             .map(|s| raw::$m::types::CommunicationIdentityTokenScope(s.to_string()))
                             .collect(),
-                        expires_in_minutes: minutes.unwrap_or(1440),
+                        expires_in_minutes: minutes,
                     };
                     let (response, call) = core
                         .run(Idempotency::Safe, None, || {
@@ -516,7 +516,7 @@ macro_rules! create_body {
                 .iter()
                 .map(|s| raw::v2025_06_30::types::CommunicationIdentityTokenScope(s.to_string()))
                 .collect(),
-            expires_in_minutes: $args.minutes.unwrap_or(1440),
+            expires_in_minutes: $args.minutes,
         }
     }};
     (v2025_03_02_preview, $args:ident) => {{
@@ -535,7 +535,7 @@ macro_rules! create_body {
                 .map(|s| t::CommunicationIdentityTokenScope(s.to_string()))
                 .collect(),
             custom_id,
-            expires_in_minutes: $args.minutes.unwrap_or(1440),
+            expires_in_minutes: $args.minutes,
         }
     }};
 }

@@ -95,12 +95,14 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct CommunicationIdentityAccessTokenRequest {
-        ///How many minutes the token stays valid, between 60 and 1440. When omitted, the token lives for 1440 minutes (one day).
+        /**How many minutes the token stays valid, between 60 and 1440. When omitted, the token lives for 1440 minutes (one day).
+
+When absent, the service uses `1440`.*/
         #[serde(
             rename = "expiresInMinutes",
-            default = "defaults::default_u64::<i32, 1440>"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub expires_in_minutes: i32,
+        pub expires_in_minutes: ::std::option::Option<i32>,
         ///Scopes to grant the token.
         pub scopes: ::std::vec::Vec<CommunicationIdentityTokenScope>,
     }
@@ -127,6 +129,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        Default,
         PartialEq,
         schemars::JsonSchema
     )]
@@ -144,21 +147,14 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub custom_id: ::std::option::Option<CommunicationIdentityCreateRequestCustomId>,
-        ///How many minutes the token issued with the new user stays valid, between 60 and 1440. When omitted, it lives for 1440 minutes (one day).
+        /**How many minutes the token issued with the new user stays valid, between 60 and 1440. When omitted, it lives for 1440 minutes (one day).
+
+When absent, the service uses `1440`.*/
         #[serde(
             rename = "expiresInMinutes",
-            default = "defaults::default_u64::<i32, 1440>"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub expires_in_minutes: i32,
-    }
-    impl ::std::default::Default for CommunicationIdentityCreateRequest {
-        fn default() -> Self {
-            Self {
-                create_token_with_scopes: Default::default(),
-                custom_id: Default::default(),
-                expires_in_minutes: defaults::default_u64::<i32, 1440>(),
-            }
-        }
+        pub expires_in_minutes: ::std::option::Option<i32>,
     }
     ///A key of your choosing (up to 256 characters) to associate with the new user; later create calls that pass the same key return this user.
     #[derive(
@@ -597,16 +593,6 @@ Known values: `resourceAccount`, `user`; others may appear.*/
         ///Checked against the token's oid claim: the Entra object id of the Teams user.
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
-    }
-    /// Generation of default values for serde.
-    pub mod defaults {
-        pub(super) fn default_u64<T, const V: u64>() -> T
-        where
-            T: ::std::convert::TryFrom<u64>,
-            <T as ::std::convert::TryFrom<u64>>::Error: ::std::fmt::Debug,
-        {
-            T::try_from(V).unwrap()
-        }
     }
     /// Error types.
     pub mod error {

@@ -81,12 +81,14 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct CommunicationIdentityAccessTokenRequest {
-        ///How long the token should stay valid, from 60 to 1440 minutes. Leave it out to get the full 1440 minutes (one day).
+        /**How long the token should stay valid, from 60 to 1440 minutes. Leave it out to get the full 1440 minutes (one day).
+
+When absent, the service uses `1440`.*/
         #[serde(
             rename = "expiresInMinutes",
-            default = "defaults::default_u64::<i32, 1440>"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub expires_in_minutes: i32,
+        pub expires_in_minutes: ::std::option::Option<i32>,
         ///Scopes the token will grant.
         pub scopes: ::std::vec::Vec<CommunicationIdentityTokenScope>,
     }
@@ -113,6 +115,7 @@ pub mod types {
         ::serde::Serialize,
         Clone,
         Debug,
+        Default,
         PartialEq,
         schemars::JsonSchema
     )]
@@ -124,20 +127,14 @@ pub mod types {
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
         pub create_token_with_scopes: ::std::vec::Vec<CommunicationIdentityTokenScope>,
-        ///How long the accompanying token should stay valid, from 60 to 1440 minutes. Leave it out to get the full 1440 minutes (one day).
+        /**How long the accompanying token should stay valid, from 60 to 1440 minutes. Leave it out to get the full 1440 minutes (one day).
+
+When absent, the service uses `1440`.*/
         #[serde(
             rename = "expiresInMinutes",
-            default = "defaults::default_u64::<i32, 1440>"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub expires_in_minutes: i32,
-    }
-    impl ::std::default::Default for CommunicationIdentityCreateRequest {
-        fn default() -> Self {
-            Self {
-                create_token_with_scopes: Default::default(),
-                expires_in_minutes: defaults::default_u64::<i32, 1440>(),
-            }
-        }
+        pub expires_in_minutes: ::std::option::Option<i32>,
     }
     /**A permission that an access token can carry.
 
@@ -329,16 +326,6 @@ Known values: `resourceAccount`, `user`; others may appear.*/
         ///Entra ID object id of the Teams user; it must match the token's oid claim.
         #[serde(rename = "userId")]
         pub user_id: ::std::string::String,
-    }
-    /// Generation of default values for serde.
-    pub mod defaults {
-        pub(super) fn default_u64<T, const V: u64>() -> T
-        where
-            T: ::std::convert::TryFrom<u64>,
-            <T as ::std::convert::TryFrom<u64>>::Error: ::std::fmt::Debug,
-        {
-            T::try_from(V).unwrap()
-        }
     }
     /// Error types.
     pub mod error {
