@@ -2,7 +2,7 @@
 //!
 //! Every generated operation builds its `reqwest::Request` and hands it to
 //! `ClientHooks::exec`, implemented here for each api-version's `Client`
-//! (the generated module invokes [`wire_hooks!`]; the impl has to live in
+//! (the generated module invokes `wire_hooks!`; the impl has to live in
 //! this crate because of the orphan rule). `exec` does two things to make
 //! the request exactly what the spec describes, then passes it on:
 //!

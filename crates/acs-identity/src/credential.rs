@@ -148,7 +148,7 @@ impl From<CredentialError> for crate::Error {
 ///
 /// With the `azure-identity` feature, every `azure_core` credential
 /// (`DeveloperToolsCredential`, `ManagedIdentityCredential`, …) can be used
-/// through [`AzureCoreCredential`](crate::AzureCoreCredential).
+/// through `AzureCoreCredential`.
 ///
 /// # Examples
 ///
