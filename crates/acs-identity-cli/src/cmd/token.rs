@@ -1,0 +1,60 @@
+//! `acs-identity token …`
+
+use acs_identity::{
+    CommunicationUserAndToken, CommunicationUserIdentifier, GetTokenForTeamsUserOptions,
+};
+use serde_json::{Value, json};
+
+use super::user::token_json;
+use super::{Context, Failure, lifetime, scopes};
+use crate::cli::TokenCommand;
+use crate::output;
+
+fn user_and_token_json(result: &CommunicationUserAndToken) -> Value {
+    json!({ "identity": { "id": result.user.id() }, "accessToken": token_json(&result.access_token) })
+}
+
+pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
+    match command {
+        TokenCommand::Issue {
+            id,
+            scopes: names,
+            expires_in_minutes,
+        } => {
+            let user = CommunicationUserIdentifier::new(id)?;
+            let client = cx.stable()?;
+            let mut req = client.get_token(&user, scopes(&names)?);
+            if let Some(d) = lifetime(expires_in_minutes) {
+                req = req.expires_in(d);
+            }
+            output::print(cx.output, &token_json(&req.await?));
+        }
+        TokenCommand::Revoke { id } => {
+            cx.stable()?
+                .revoke_tokens(&CommunicationUserIdentifier::new(&id)?)
+                .await?;
+            output::done(cx.output, &format!("revoked the tokens of {id}"));
+        }
+        TokenCommand::ExchangeTeams {
+            teams_token,
+            app_id,
+            user_id,
+        } => {
+            let options = GetTokenForTeamsUserOptions::new(teams_token, app_id, user_id);
+            let token = cx.stable()?.get_token_for_teams_user(&options).await?;
+            output::print(cx.output, &token_json(&token));
+        }
+        TokenCommand::ExchangeEntra { entra_token } => {
+            let result = cx.preview()?.exchange_entra_token(&entra_token).await?;
+            output::print(cx.output, &user_and_token_json(&result));
+        }
+        TokenCommand::ExchangeTeamsExtension { entra_token } => {
+            let result = cx
+                .stable()?
+                .exchange_teams_extension_token(&entra_token)
+                .await?;
+            output::print(cx.output, &user_and_token_json(&result));
+        }
+    }
+    Ok(())
+}
