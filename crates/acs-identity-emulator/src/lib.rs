@@ -26,6 +26,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 mod api_error;
 mod auth;
