@@ -24,7 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             let emulator = Emulator::builder().start().await?;
-            println!("ACS_CONNECTION_STRING is not set: started the local emulator at {}.", emulator.endpoint());
+            println!(
+                "ACS_CONNECTION_STRING is not set: started the local emulator at {}.",
+                emulator.endpoint()
+            );
             (emulator.connection_string(), Some(emulator))
         }
     };
@@ -33,18 +36,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let preview = preview::CommunicationIdentityClient::from_connection_string(&connection_string)?;
 
     // 1. A user and a token for chat and calling.
-    let created = client.create_user_and_token([TokenScope::Chat, TokenScope::Voip]).await?;
+    let created = client
+        .create_user_and_token([TokenScope::Chat, TokenScope::Voip])
+        .await?;
     let user = created.user;
     println!("1. Created user {user}");
-    println!("   with a chat+voip token valid until {}", created.access_token.expires_on());
+    println!(
+        "   with a chat+voip token valid until {}",
+        created.access_token.expires_on()
+    );
 
     // 2. Another token, for one hour.
-    let token = client.get_token(&user, [TokenScope::Voip]).expires_in(Duration::from_secs(60 * 60)).await?;
-    println!("2. Issued a one-hour voip token, valid until {}", token.expires_on());
+    let token = client
+        .get_token(&user, [TokenScope::Voip])
+        .expires_in(Duration::from_secs(60 * 60))
+        .await?;
+    println!(
+        "2. Issued a one-hour voip token, valid until {}",
+        token.expires_on()
+    );
 
     // 3. Read the user back (preview api-version).
     let detail = preview.get_user(&user).await?;
-    let issued = detail.last_token_issued_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into());
+    let issued = detail
+        .last_token_issued_at
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "never".into());
     println!("3. Read the user back: last token issued at {issued}");
 
     // 4. Revoke every token issued so far.
