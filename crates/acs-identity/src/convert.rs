@@ -115,7 +115,8 @@ pub(crate) async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error 
             Error::Service(Box::new(ServiceError {
                 status,
                 code: Some(code),
-                message,
+                // A gateway could echo a token in its message.
+                message: redact(&message),
                 target,
                 details,
                 request_id,
@@ -140,16 +141,24 @@ pub(crate) async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error 
         }
         RawError::InvalidResponsePayload(bytes, e) => {
             let status = record.last_status;
-            if record.body_too_large {
-                return decode(
+            match (status, record.body_too_large) {
+                (Some(s), true) if s >= 400 => Error::Service(Box::new(ServiceError {
+                    status: s,
+                    code: None,
+                    message: format!(
+                        "(the body is larger than {MAX_RESPONSE_BODY} bytes and was not read)"
+                    ),
+                    target: None,
+                    details: vec![],
+                    request_id,
+                })),
+                (_, true) => decode(
                     status,
                     format!("the body is larger than {MAX_RESPONSE_BODY} bytes"),
                     b"",
                     request_id,
-                );
-            }
-            match status {
-                Some(s) if s >= 400 => not_the_error_shape(s, &bytes, request_id),
+                ),
+                (Some(s), false) if s >= 400 => not_the_error_shape(s, &bytes, request_id),
                 _ => decode(
                     status,
                     format!("not the JSON the API describes: {e}"),

@@ -139,7 +139,10 @@ impl Pipeline {
         let mut request = Some(request);
         loop {
             let attempt = retry_number + 1;
-            call.update(|r| r.attempts = attempt);
+            call.update(|r| {
+                r.attempts = attempt;
+                r.body_too_large = false;
+            });
             // Bodies built by the generated code are in memory, so a copy is
             // always possible; a streaming body would be sent once.
             let original = request.take().expect("kept while retries are possible");

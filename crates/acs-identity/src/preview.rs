@@ -198,11 +198,14 @@ impl client::IdentityClient<Preview> {
             .map_err(|e| Error::invalid("nextLink", e.to_string()))?;
         let call = core.call(Idempotency::Safe, None).await?;
         let transport: &dyn acs_identity_raw::Transport = &*core.pipeline;
+        // The transport reads the call context when it is called, so it must
+        // be called inside the scope.
         let result = CALL
-            .scope(
-                call.clone(),
-                transport.execute(&core.http, request, "list_entra_assignments"),
-            )
+            .scope(call.clone(), async move {
+                transport
+                    .execute(&core.http, request, "list_entra_assignments")
+                    .await
+            })
             .await;
         let response = result.map_err(|e| {
             futures_util::FutureExt::now_or_never(convert::error::<t::CommunicationErrorResponse>(
@@ -212,7 +215,23 @@ impl client::IdentityClient<Preview> {
             .expect("mapping a transport error does not wait")
         })?;
         let status = response.status().as_u16();
+        let json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let media = ct.split(';').next().unwrap_or_default().trim();
+                media == "application/json" || media.ends_with("+json")
+            });
         let body = response.bytes().await.unwrap_or_default();
+        if status == 200 && !json {
+            return Err(Error::Decode(Box::new(DecodeError {
+                status: Some(status),
+                reason: "the next page is not JSON".into(),
+                snippet: String::new(),
+                request_id: Some(call.request_id.clone()),
+            })));
+        }
         if status == 200 {
             return serde_json::from_slice(&body).map_err(|e| {
                 Error::Decode(Box::new(DecodeError {
