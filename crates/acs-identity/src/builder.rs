@@ -225,12 +225,17 @@ impl ClientBuilder {
         });
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder().build().map_err(|e| {
-                Error::invalid(
-                    "http_client",
-                    format!("could not build a reqwest client: {e}"),
-                )
-            })?,
+            // A signed call is never followed elsewhere: a redirect is an
+            // unexpected status.
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| {
+                    Error::invalid(
+                        "http_client",
+                        format!("could not build a reqwest client: {e}"),
+                    )
+                })?,
         };
         Ok(Core::new(endpoint, api_version, http, pipeline))
     }
