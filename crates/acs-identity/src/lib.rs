@@ -52,6 +52,7 @@
 mod assignment;
 mod builder;
 mod client;
+mod communication_token_credential;
 mod connection_string;
 mod convert;
 mod credential;
@@ -73,6 +74,9 @@ pub use builder::ClientBuilder;
 pub use client::{
     ApiFamily, CommunicationIdentityClient, CreateUser, CreateUserAndToken, GetToken,
     GetTokenForTeamsUserOptions, IdentityClient, Stable,
+};
+pub use communication_token_credential::{
+    CommunicationTokenCredential, CommunicationTokenCredentialBuilder, InvalidToken, RefreshedToken,
 };
 pub use connection_string::{ConnectionString, ConnectionStringError};
 #[cfg(feature = "azure-identity")]
