@@ -1,5 +1,7 @@
-//! Project tasks: `cargo xtask regen [--check]` and `cargo xtask upstream-check`.
+//! Project tasks: `cargo xtask regen [--check]`, `cargo xtask upstream-check`
+//! and `cargo xtask bench`.
 
+mod bench;
 mod check;
 mod generate;
 mod naming;
@@ -44,6 +46,20 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         reference: Option<PathBuf>,
     },
+    /// Run the load benchmark against the emulator (release build) and print
+    /// its table: get_token through acs-identity and through bare reqwest at
+    /// concurrency 1, 8 and 64, and the emulator's capacity.
+    Bench {
+        /// Also run the criterion micro-benchmarks (short measurements).
+        #[arg(long)]
+        micro: bool,
+        /// Instead: issue 1,000,000 tokens and report the emulator's memory.
+        #[arg(long)]
+        memory: bool,
+        /// A tenth of the requests: a quick smoke run.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 /// The workspace root (the xtask crate's parent folder).
@@ -63,6 +79,15 @@ fn main() -> ExitCode {
             out_dir,
         } => regen(check, spec_dir, out_dir),
         Command::UpstreamCheck { reference } => upstream::run(reference),
+        Command::Bench {
+            micro,
+            memory,
+            quick,
+        } => bench::run(&bench::Options {
+            micro,
+            memory,
+            quick,
+        }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

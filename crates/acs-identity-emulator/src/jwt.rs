@@ -2,19 +2,30 @@
 //! tokens others issued (Teams and Entra ID tokens are checked by their
 //! claims only; the emulator cannot verify Microsoft's signatures).
 
+use std::sync::LazyLock;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
+/// The encoded header of every token the emulator signs.
+static HEADER: LazyLock<String> =
+    LazyLock::new(|| URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string()));
+
 /// Signs `claims` as an HS256 JWT with `secret`.
 pub fn sign(claims: &Value, secret: &[u8]) -> String {
-    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT"}).to_string());
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signature = URL_SAFE_NO_PAD.encode(mac(secret, signing_input.as_bytes()));
-    format!("{signing_input}.{signature}")
+    let payload = serde_json::to_vec(claims).expect("a JSON value serializes");
+    // header.payload.signature, written into one buffer.
+    let mut token = String::with_capacity(HEADER.len() + payload.len() * 4 / 3 + 50);
+    token.push_str(&HEADER);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = mac(secret, token.as_bytes());
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    token
 }
 
 /// The claims of an HS256 token signed with `secret`, or `None` when the
@@ -40,15 +51,36 @@ pub fn claims(token: &str) -> Option<Map<String, Value>> {
     }
 }
 
-fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
+fn mac(secret: &[u8], data: &[u8]) -> [u8; 32] {
     let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
     m.update(data);
-    m.finalize().into_bytes().to_vec()
+    m.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_header_payload_signature() {
+        let claims = json!({"sub": "8:acs:x", "scopes": ["chat"], "exp": 1});
+        let token = sign(&claims, b"secret");
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(parts[0]).unwrap(),
+            br#"{"alg":"HS256","typ":"JWT"}"#
+        );
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(parts[1]).unwrap(),
+            claims.to_string().into_bytes()
+        );
+        let signing_input = format!("{}.{}", parts[0], parts[1]);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+            mac(b"secret", signing_input.as_bytes())
+        );
+    }
 
     #[test]
     fn signed_tokens_verify_and_tampered_ones_do_not() {

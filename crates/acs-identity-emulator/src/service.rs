@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{HeaderMap, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
@@ -197,7 +197,6 @@ pub enum Reply {
 
 /// Handles one request.
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
-    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
     let request_id = req.headers().get("x-ms-client-request-id").cloned();
     let mut reply = match dispatch(&shared, req).await {
         Ok(Some(resp)) => resp,
@@ -213,7 +212,8 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
 fn json_response(status: u16, body: Option<&Value>) -> Response<Full<Bytes>> {
     let mut resp = match body {
         Some(b) => {
-            let mut r = Response::new(Full::new(Bytes::from(b.to_string())));
+            let json = serde_json::to_vec(b).expect("a JSON value serializes");
+            let mut r = Response::new(Full::new(Bytes::from(json)));
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("application/json; charset=utf-8"),
@@ -250,9 +250,12 @@ async fn dispatch(
         .filter(|s| !s.is_empty())
         .collect();
 
-    if segments.first() == Some(&"_emulator") {
-        let headers = req.headers().clone();
-        let body = read_body(req).await?;
+    if segments.first() != Some(&"_emulator") {
+        shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    } else {
+        let (parts, incoming) = req.into_parts();
+        let body = read_body(&parts.headers, incoming).await?;
+        let headers = parts.headers;
         return crate::control::handle(shared, &method, &segments[1..], &query, &headers, &body)
             .map(Some);
     }
@@ -308,8 +311,9 @@ async fn dispatch(
         Some(Action::Latency(_)) | None => {}
     }
 
-    let headers = req.headers().clone();
-    let body = read_body(req).await?;
+    let (parts, incoming) = req.into_parts();
+    let body = read_body(&parts.headers, incoming).await?;
+    let headers = parts.headers;
     let now = SystemTime::now();
     let caller = auth::authenticate(
         &method,
@@ -383,7 +387,7 @@ async fn dispatch(
     Ok(Some(json_response(status, body.as_ref())))
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             413,
@@ -391,8 +395,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
             format!("The request body is larger than {MAX_BODY} bytes."),
         )
     };
-    if let Some(len) = req
-        .headers()
+    if let Some(len) = headers
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
@@ -400,7 +403,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     {
         return Err(too_large());
     }
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

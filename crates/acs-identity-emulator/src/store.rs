@@ -75,23 +75,31 @@ pub struct Store {
     pub signing_secret: Vec<u8>,
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `bytes` random bytes as lower-case hex.
 fn random_hex(bytes: usize) -> String {
-    (0..bytes)
-        .map(|_| format!("{:02x}", fastrand::u8(..)))
-        .collect()
+    let mut out = String::with_capacity(bytes * 2);
+    for _ in 0..bytes {
+        let b = fastrand::u8(..);
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
-/// A GUID-shaped random id.
+/// A GUID-shaped random id: 32 random hex digits grouped 8-4-4-4-12.
 pub fn random_guid() -> String {
-    let h = random_hex(16);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    let mut random = fastrand::u128(..);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(HEX[(random & 15) as usize] as char);
+        random >>= 4;
+    }
+    out
 }
 
 impl Store {
@@ -487,6 +495,21 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_ids_are_lower_case_hex_in_guid_groups() {
+        let guid = random_guid();
+        let groups: Vec<usize> = guid.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{guid}");
+        assert!(
+            guid.chars()
+                .all(|c| c == '-' || matches!(c, '0'..='9' | 'a'..='f'))
+        );
+        assert_ne!(guid, random_guid());
+        let hex = random_hex(32);
+        assert_eq!(hex.len(), 64);
+        assert!(hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+    }
 
     #[test]
     fn custom_ids_map_to_one_identity() {

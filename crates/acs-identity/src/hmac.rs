@@ -17,11 +17,26 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use url::Url;
+use url::{Position, Url};
 
 use crate::credential::AccessKey;
 
 /// The three headers a signed request carries.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{AccessKey, hmac::sign};
+/// use std::time::SystemTime;
+///
+/// let key = AccessKey::new("c2VjcmV0")?;
+/// let url = "https://contoso.communication.azure.com/identities?api-version=2025-06-30".parse()?;
+/// let headers = sign("POST", &url, b"{}", SystemTime::now(), &key);
+/// // Send them as `x-ms-date`, `x-ms-content-sha256` and `Authorization`.
+/// assert_eq!(headers.content_hash, "RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=");
+/// assert!(!format!("{headers:?}").contains(&headers.authorization), "Debug hides the signature");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct SignedHeaders {
     /// `x-ms-date`.
@@ -72,29 +87,53 @@ pub fn sign(
 ) -> SignedHeaders {
     let content_hash = STANDARD.encode(Sha256::digest(body));
     let date = httpdate::fmt_http_date(date);
-    let string_to_sign = format!(
-        "{}\n{}\n{};{};{}",
-        method.to_ascii_uppercase(),
-        path_and_query(url),
-        date,
-        host(url),
-        content_hash
-    );
     let mut mac =
         Hmac::<Sha256>::new_from_slice(key.bytes()).expect("HMAC takes keys of any length");
-    mac.update(string_to_sign.as_bytes());
-    let signature = STANDARD.encode(mac.finalize().into_bytes());
+    // The string to sign, fed in pieces rather than built: the method in
+    // upper case, `path?query` and `host[:port]` as the URL serializes them
+    // (the same text as `path_and_query` and `host`).
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        mac.update(method.to_ascii_uppercase().as_bytes());
+    } else {
+        mac.update(method.as_bytes());
+    }
+    for part in [
+        "\n",
+        &url[Position::BeforePath..Position::AfterQuery],
+        "\n",
+        &date,
+        ";",
+        &url[Position::BeforeHost..Position::AfterPort],
+        ";",
+        &content_hash,
+    ] {
+        mac.update(part.as_bytes());
+    }
+    let mut authorization = String::with_capacity(AUTHORIZATION_PREFIX.len() + 44);
+    authorization.push_str(AUTHORIZATION_PREFIX);
+    STANDARD.encode_string(mac.finalize().into_bytes(), &mut authorization);
     SignedHeaders {
         date,
         content_hash,
-        authorization: format!(
-            "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
-        ),
+        authorization,
     }
 }
 
+const AUTHORIZATION_PREFIX: &str =
+    "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=";
+
 /// The `host` value that is signed: the host, with `:port` only when the
 /// URL names a port other than the scheme's default.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::hmac::host;
+///
+/// assert_eq!(host(&"https://contoso.communication.azure.com:443/x".parse()?), "contoso.communication.azure.com");
+/// assert_eq!(host(&"http://127.0.0.1:8080/x".parse()?), "127.0.0.1:8080");
+/// # Ok::<(), url::ParseError>(())
+/// ```
 pub fn host(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
@@ -105,6 +144,17 @@ pub fn host(url: &Url) -> String {
 
 /// The request target as sent: the encoded path, then `?` and the query when
 /// the URL has one.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::hmac::path_and_query;
+///
+/// let url = "https://contoso.communication.azure.com/identities/8%3Aacs%3Ax?api-version=2025-06-30".parse()?;
+/// assert_eq!(path_and_query(&url), "/identities/8%3Aacs%3Ax?api-version=2025-06-30");
+/// assert_eq!(path_and_query(&"https://contoso.communication.azure.com/".parse()?), "/");
+/// # Ok::<(), url::ParseError>(())
+/// ```
 pub fn path_and_query(url: &Url) -> String {
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -120,14 +170,22 @@ pub(crate) fn sign_request(request: &mut reqwest::Request, key: &AccessKey, now:
         .unwrap_or_default();
     let signed = sign(request.method().as_str(), request.url(), body, now, key);
     let headers = request.headers_mut();
-    let value =
-        |s: &str| reqwest::header::HeaderValue::from_str(s).expect("signature headers are ASCII");
-    headers.insert("x-ms-date", value(&signed.date));
-    headers.insert("x-ms-content-sha256", value(&signed.content_hash));
-    let mut auth = value(&signed.authorization);
+    // The strings become the header values without a copy.
+    let value = |s: String| {
+        reqwest::header::HeaderValue::from_maybe_shared(bytes::Bytes::from(s))
+            .expect("signature headers are ASCII")
+    };
+    headers.insert(X_MS_DATE.clone(), value(signed.date));
+    headers.insert(X_MS_CONTENT_SHA256.clone(), value(signed.content_hash));
+    let mut auth = value(signed.authorization);
     auth.set_sensitive(true);
     headers.insert(reqwest::header::AUTHORIZATION, auth);
 }
+
+static X_MS_DATE: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("x-ms-date");
+static X_MS_CONTENT_SHA256: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("x-ms-content-sha256");
 
 #[cfg(test)]
 mod tests {
@@ -136,6 +194,47 @@ mod tests {
 
     fn key() -> AccessKey {
         AccessKey::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap()
+    }
+
+    /// The signature over the string to sign built in one piece from
+    /// `host` and `path_and_query`, as the scheme states it.
+    fn reference_signature(method: &str, url: &Url, date: &str, hash: &str) -> String {
+        let string_to_sign = format!(
+            "{}\n{}\n{date};{};{hash}",
+            method.to_ascii_uppercase(),
+            path_and_query(url),
+            host(url)
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(key().bytes()).unwrap();
+        mac.update(string_to_sign.as_bytes());
+        STANDARD.encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn signature_is_over_the_documented_string_for_every_url_shape() {
+        for (method, url) in [
+            (
+                "POST",
+                "https://contoso.communication.azure.com/identities?api-version=2025-06-30",
+            ),
+            (
+                "post",
+                "http://127.0.0.1:8080/identities/8:acs:x_y/:issueAccessToken?api-version=1",
+            ),
+            ("GET", "https://example.com:443/testPath"),
+            ("Delete", "http://[::1]:9/a%20b/c?"),
+            ("PUT", "http://h:80/?a=1&b=%2F"),
+            ("PATCH", "https://user:pw@r.example:8443/x/y/?q"),
+        ] {
+            let url = Url::parse(url).unwrap();
+            let h = sign(method, &url, b"{}", jan_1_2024(), &key());
+            let want = reference_signature(method, &url, &h.date, &h.content_hash);
+            assert_eq!(
+                h.authorization,
+                format!("{AUTHORIZATION_PREFIX}{want}"),
+                "{method} {url}"
+            );
+        }
     }
 
     fn jan_1_2024() -> SystemTime {

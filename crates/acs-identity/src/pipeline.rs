@@ -30,6 +30,12 @@ use crate::credential::{AccessKey, TokenCache};
 use crate::retry::{self, Idempotency, Outcome, RetryOptions};
 
 /// The largest response body read; a larger one is refused unread.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity::MAX_RESPONSE_BODY, 16 * 1024 * 1024);
+/// ```
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// A source of the current time (for `x-ms-date` and `Retry-After` dates).
@@ -92,7 +98,11 @@ tokio::task_local! {
 impl Call {
     pub(crate) fn new(idempotency: Idempotency, bearer: Option<String>) -> Arc<Self> {
         Arc::new(Self {
-            request_id: uuid::Uuid::new_v4().to_string(),
+            // A version 4 UUID from the thread's fast generator: a
+            // correlation id needs no OS randomness (a system call per call).
+            request_id: uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+                .into_uuid()
+                .to_string(),
             idempotency,
             bearer,
             started: Instant::now(),
@@ -144,9 +154,16 @@ impl Pipeline {
                 r.body_too_large = false;
             });
             // Bodies built by the generated code are in memory, so a copy is
-            // always possible; a streaming body would be sent once.
+            // always possible; a streaming body would be sent once. The last
+            // attempt the options allow sends the original: no copy.
             let original = request.take().expect("kept while retries are possible");
-            let (mut req, can_retry) = match original.try_clone() {
+            let last_allowed = retry_number >= self.retry.get_max_retries();
+            let copy = if last_allowed {
+                None
+            } else {
+                original.try_clone()
+            };
+            let (mut req, can_retry) = match copy {
                 Some(copy) => {
                     request = Some(original);
                     (copy, true)
@@ -210,6 +227,8 @@ impl Pipeline {
     /// Headers and authentication for one attempt.
     fn prepare(&self, req: &mut reqwest::Request, call: &Call) {
         let headers = req.headers_mut();
+        // Room for the six headers below at once, rather than growing twice.
+        headers.reserve(6);
         if let Ok(id) = HeaderValue::from_str(&call.request_id) {
             headers.insert(CLIENT_REQUEST_ID.clone(), id);
         }
@@ -243,22 +262,45 @@ async fn read_bounded(
     let too_large = response
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BODY as u64);
-    let mut body = Vec::new();
+    // A body that arrives in one chunk (the usual case) is kept as is; more
+    // chunks are joined.
+    let mut body = bytes::Bytes::new();
+    let mut joined: Option<bytes::BytesMut> = None;
     if too_large {
         call.update(|r| r.body_too_large = true);
     } else {
         while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+            let read = joined.as_ref().map_or(body.len(), |j| j.len());
+            if read + chunk.len() > MAX_RESPONSE_BODY {
                 call.update(|r| r.body_too_large = true);
-                body.clear();
+                body = bytes::Bytes::new();
+                joined = None;
                 break;
             }
-            body.extend_from_slice(&chunk);
+            match &mut joined {
+                Some(j) => j.extend_from_slice(&chunk),
+                None if body.is_empty() => body = chunk,
+                None => {
+                    let mut j = bytes::BytesMut::with_capacity(body.len() + chunk.len());
+                    j.extend_from_slice(&body);
+                    j.extend_from_slice(&chunk);
+                    joined = Some(j);
+                }
+            }
         }
     }
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = response.status();
-    *rebuilt.version_mut() = response.version();
+    if let Some(j) = joined {
+        body = j.freeze();
+    }
+    // The URL goes along: without it reqwest parses a placeholder URL for
+    // every rebuilt response.
+    use reqwest::ResponseBuilderExt as _;
+    let mut rebuilt = http::Response::builder()
+        .status(response.status())
+        .version(response.version())
+        .url(response.url().clone())
+        .body(body)
+        .expect("status, version and URL come from a valid response");
     *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
     if too_large || call.record().body_too_large {
         rebuilt
@@ -286,6 +328,79 @@ pub(crate) fn user_agent(application_id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves one request on 127.0.0.1 with `body` in chunked encoding,
+    /// `chunk` bytes a chunk; returns the URL.
+    async fn serve_chunked(body: Vec<u8>, chunk: usize) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x?y=1", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                stream.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await
+                .unwrap();
+            for part in body.chunks(chunk) {
+                stream
+                    .write_all(format!("{:x}\r\n", part.len()).as_bytes())
+                    .await
+                    .unwrap();
+                stream.write_all(part).await.unwrap();
+                stream.write_all(b"\r\n").await.unwrap();
+                stream.flush().await.unwrap();
+            }
+            stream.write_all(b"0\r\n\r\n").await.unwrap();
+        });
+        url
+    }
+
+    fn direct() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodies_in_many_chunks_are_joined_and_the_url_kept() {
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let url = serve_chunked(body.clone(), 7_000).await;
+        let response = direct().get(&url).send().await.unwrap();
+        let call = Call::new(Idempotency::Safe, None);
+        let rebuilt = read_bounded(response, &call).await.unwrap();
+        assert_eq!(rebuilt.url().as_str(), url);
+        assert_eq!(rebuilt.status(), 200);
+        assert_eq!(rebuilt.headers()["content-type"], "application/json");
+        assert_eq!(rebuilt.bytes().await.unwrap(), body);
+        assert!(!call.record().body_too_large);
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_over_the_limit_are_dropped_and_recorded() {
+        let url = serve_chunked(vec![b' '; MAX_RESPONSE_BODY + 1], 1 << 20).await;
+        let response = direct().get(&url).send().await.unwrap();
+        let call = Call::new(Idempotency::Safe, None);
+        let rebuilt = read_bounded(response, &call).await.unwrap();
+        assert!(call.record().body_too_large);
+        assert!(rebuilt.bytes().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let a = Call::new(Idempotency::Safe, None).request_id.clone();
+        let b = Call::new(Idempotency::Safe, None).request_id.clone();
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let uuid = uuid::Uuid::parse_str(&id).unwrap();
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+            assert_eq!(id, uuid.hyphenated().to_string());
+        }
+    }
 
     #[test]
     fn user_agent_names_crate_version_rustc_os_and_arch() {

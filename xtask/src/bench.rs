@@ -1,0 +1,61 @@
+//! `cargo xtask bench`: the load benchmark of issue 7, and optionally the
+//! micro-benchmarks, in the release (bench) profile.
+//!
+//! The load benchmark starts the emulator (a child process), measures
+//! `get_token` through `acs-identity` and through bare reqwest at
+//! concurrency 1, 8 and 64, and prints the markdown table; see
+//! `crates/acs-identity/benches/load.rs`.
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+/// What to run.
+pub struct Options {
+    /// Also run the criterion micro-benchmarks, with short measurements.
+    pub micro: bool,
+    /// Instead of the load table: issue 1,000,000 tokens and report memory.
+    pub memory: bool,
+    /// A tenth of the requests (a smoke run; the figures are noisier).
+    pub quick: bool,
+}
+
+pub fn run(options: &Options) -> Result<bool> {
+    let root = crate::workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut load = Command::new(&cargo);
+    load.current_dir(&root)
+        .args(["bench", "-p", "acs-identity", "--bench", "load", "--"]);
+    if options.quick {
+        load.arg("--quick");
+    }
+    if options.memory {
+        load.arg("--memory");
+    }
+    let status = load
+        .status()
+        .context("running `cargo bench -p acs-identity --bench load`")?;
+    if !status.success() {
+        return Ok(false);
+    }
+    if options.micro {
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "bench",
+                "-p",
+                "acs-identity",
+                "--bench",
+                "micro",
+                "--",
+                "--warm-up-time",
+                "0.5",
+                "--measurement-time",
+                "1",
+            ])
+            .status()
+            .context("running `cargo bench -p acs-identity --bench micro`")?;
+        return Ok(status.success());
+    }
+    Ok(true)
+}
