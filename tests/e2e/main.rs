@@ -1,5 +1,7 @@
 //! The client against the emulator, end to end: one test binary.
 
 mod assignments;
+mod concurrency;
 mod exchange;
+mod faults;
 mod identities;

@@ -2,6 +2,8 @@
 
 use acs_identity_raw as raw;
 use progenitor_client::Error as RawError;
+#[cfg(test)]
+use progenitor_client::ResponseValue;
 
 use crate::assignment::{EntraAssignment, TeamsExtensionAssignment};
 use crate::error::{DecodeError, Error, ErrorDetail, ServiceError, TransportError, snippet};
@@ -258,6 +260,61 @@ pub(crate) fn redact(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::Idempotency;
+    use proptest::prelude::*;
+
+    type RawErrorBody = raw::v2025_06_30::types::CommunicationErrorResponse;
+
+    fn call_with_status(status: u16) -> std::sync::Arc<Call> {
+        let call = Call::new(Idempotency::Safe, None);
+        call.record.lock().unwrap().last_status = Some(status);
+        call
+    }
+
+    /// The error-body parser, as the generated client and this module run it:
+    /// the service's JSON when it parses, the text otherwise.
+    fn map_body(status: u16, body: &[u8]) -> Error {
+        let call = call_with_status(status);
+        let err = match serde_json::from_slice::<RawErrorBody>(body) {
+            Ok(parsed) => {
+                let code = reqwest::StatusCode::from_u16(status).unwrap();
+                RawError::ErrorResponse(ResponseValue::new(parsed, code, Default::default()))
+            }
+            Err(e) => RawError::InvalidResponsePayload(bytes::Bytes::copy_from_slice(body), e),
+        };
+        futures_util::FutureExt::now_or_never(error(err, &call)).expect("mapping does not wait")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_error_body_is_a_service_error_with_its_status(status in 400u16..600, body in prop::collection::vec(any::<u8>(), 0..400)) {
+            match map_body(status, &body) {
+                Error::Service(e) => {
+                    prop_assert_eq!(e.status, status);
+                    prop_assert!(e.message.len() <= 3 * crate::error::SNIPPET_LEN + 3);
+                }
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn service_error_json_keeps_code_message_and_target(
+            status in 400u16..600,
+            code in "[A-Za-z]{1,20}",
+            message in "[ -~]{0,80}",
+            target in prop::option::of("[A-Za-z]{1,20}"),
+        ) {
+            let mut error = serde_json::json!({"code": code, "message": message});
+            if let Some(t) = &target { error["target"] = serde_json::json!(t); }
+            let body = serde_json::json!({"error": error}).to_string();
+            let Error::Service(e) = map_body(status, body.as_bytes()) else { panic!() };
+            prop_assert_eq!(e.code.as_deref(), Some(code.as_str()));
+            prop_assert_eq!(e.message, redact(&message));
+            prop_assert_eq!(e.target, target);
+        }
+    }
 
     #[test]
     fn redact_hides_tokens_but_keeps_ids_and_words() {
