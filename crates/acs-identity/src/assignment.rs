@@ -17,6 +17,16 @@ macro_rules! open_enum {
 
         impl $name {
             /// The wire value.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use acs_identity::{EntraPrincipalType, TeamsExtensionPrincipalType};
+            ///
+            /// assert_eq!(TeamsExtensionPrincipalType::ResourceAccount.as_str(), "resourceAccount");
+            /// assert_eq!(EntraPrincipalType::Group.as_str(), "group");
+            /// assert_eq!(EntraPrincipalType::Other("app".into()).as_str(), "app");
+            /// ```
             pub fn as_str(&self) -> &str {
                 match self {
                     $($name::$variant => $wire,)+
@@ -47,6 +57,8 @@ macro_rules! open_enum {
 open_enum! {
     /// Who a Teams Phone extension assignment is for.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use acs_identity::TeamsExtensionPrincipalType;
     /// assert_eq!("resourceAccount".parse::<TeamsExtensionPrincipalType>().unwrap(), TeamsExtensionPrincipalType::ResourceAccount);
@@ -61,6 +73,8 @@ open_enum! {
 
 open_enum! {
     /// Who an Entra assignment is for.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use acs_identity::EntraPrincipalType;
@@ -78,6 +92,25 @@ open_enum! {
 
 /// A Teams Phone extension assignment: an Entra object of a tenant, and the
 /// client applications through which it may exchange tokens.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::TeamsExtensionPrincipalType;
+///
+/// client
+///     .upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id"])
+///     .await?;
+/// let assignment = client.get_teams_extension_assignment("tenant-id", "user-oid").await?;
+/// assert_eq!(assignment.principal_type, TeamsExtensionPrincipalType::User);
+/// assert_eq!(assignment.client_ids, ["app-id"]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TeamsExtensionAssignment {
@@ -92,6 +125,24 @@ pub struct TeamsExtensionAssignment {
 }
 
 /// An Entra assignment.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+///
+/// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::Group, ["app-id"]);
+/// client.upsert_entra_assignment("group-oid", spec).await?;
+/// let assignment = client.get_entra_assignment("group-oid").await?;
+/// assert_eq!((assignment.object_id.as_str(), assignment.tenant_id.as_str()), ("group-oid", "tenant-id"));
+/// assert_eq!(assignment.principal_type, EntraPrincipalType::Group);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EntraAssignment {
@@ -106,6 +157,23 @@ pub struct EntraAssignment {
 }
 
 /// The value of an Entra assignment as written by upsert or bulk update.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+///
+/// // Every user of tenant `tenant-id` may exchange tokens through `app-id`.
+/// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::Tenant, ["app-id"]);
+/// let stored = client.upsert_entra_assignment("tenant-id", spec).await?;
+/// assert_eq!(stored.value.client_ids, ["app-id"]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EntraAssignmentSpec {
@@ -119,6 +187,15 @@ pub struct EntraAssignmentSpec {
 
 impl EntraAssignmentSpec {
     /// An assignment value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+    ///
+    /// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::User, ["app-id", "other-app"]);
+    /// assert_eq!(spec.client_ids, ["app-id", "other-app"]);
+    /// ```
     pub fn new(
         tenant_id: impl Into<String>,
         principal_type: EntraPrincipalType,
@@ -133,6 +210,24 @@ impl EntraAssignmentSpec {
 }
 
 /// A write that either created something or replaced it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::TeamsExtensionPrincipalType::ResourceAccount;
+///
+/// let first = client.upsert_teams_extension_assignment("tenant-id", "account-oid", ResourceAccount, ["app-id"]).await?;
+/// assert!(first.created);
+/// let second = client.upsert_teams_extension_assignment("tenant-id", "account-oid", ResourceAccount, ["app-2"]).await?;
+/// assert!(!second.created);
+/// assert_eq!(second.value.client_ids, ["app-2"]);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Upserted<T> {

@@ -97,6 +97,24 @@ impl ClientBuilder {
     }
 
     /// Authenticate with the resource's access key (HMAC-SHA256).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// // The endpoint and key of the resource, from the portal.
+    /// let key = AccessKey::new(emulator.access_key())?;
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(key)
+    ///     .build()?;
+    /// assert!(client.create_user().await.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn access_key(mut self, key: AccessKey) -> Self {
         self.auth = Some(Credential::Key(key));
         self
@@ -105,6 +123,36 @@ impl ClientBuilder {
     /// Authenticate with Entra ID bearer tokens from `credential` (scope
     /// `https://communication.azure.com//.default`), cached until shortly
     /// before they expire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    /// # let claims = serde_json::json!({"aud": "https://communication.azure.com", "exp": chrono::Utc::now().timestamp() + 3600});
+    /// # let jwt = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
+    /// use acs_identity::{BoxFuture, CommunicationIdentityClient, CredentialError, EntraToken, TokenCredential};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// #[derive(Debug)]
+    /// struct MyCredential { jwt: String } // in an app: a managed identity, Azure CLI, …
+    ///
+    /// impl TokenCredential for MyCredential {
+    ///     fn get_token<'a>(&'a self, _scopes: &'a [&'a str]) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
+    ///         let expires_on = SystemTime::now() + Duration::from_secs(3600);
+    ///         Box::pin(async move { Ok(EntraToken::new(self.jwt.clone(), expires_on)) })
+    ///     }
+    /// }
+    ///
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .token_credential(MyCredential { jwt })
+    ///     .build()?;
+    /// assert!(client.create_user().await.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token_credential(mut self, credential: impl TokenCredential + 'static) -> Self {
         self.auth = Some(Credential::Token(Arc::new(credential)));
         self
@@ -112,24 +160,97 @@ impl ClientBuilder {
 
     /// The api-version to send (default: 2025-06-30 for the stable client,
     /// 2025-03-02-preview for the preview client).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// let builder = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .api_version("2023-10-01");
+    /// assert_eq!(builder.build()?.api_version(), "2023-10-01");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn api_version(mut self, version: impl Into<String>) -> Self {
         self.api_version = Some(version.into());
         self
     }
 
     /// Retry settings (default: 3 retries, 0.8 s exponential backoff, 60 s cap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, RetryOptions};
+    /// use std::time::Duration;
+    ///
+    /// let builder = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .retry(RetryOptions::default().max_retries(5).initial_delay(Duration::from_millis(500)));
+    /// let client = builder.build()?;
+    /// # assert_eq!(client.api_version(), "2025-06-30");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn retry(mut self, retry: RetryOptions) -> Self {
         self.retry = retry;
         self
     }
 
     /// Time limit for each try, connect to last body byte (default 30 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # emulator.set_faults("latency=2s".parse()?);
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, Error, RetryOptions};
+    /// use std::time::Duration;
+    ///
+    /// // A service that takes 2 s to answer.
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .per_try_timeout(Duration::from_millis(200))
+    ///     .retry(RetryOptions::none())
+    ///     .build()?;
+    /// let err = client.create_user().await.unwrap_err();
+    /// assert!(matches!(err, Error::Timeout { attempts: 1, .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn per_try_timeout(mut self, timeout: Duration) -> Self {
         self.per_try_timeout = Some(timeout);
         self
     }
 
     /// Time limit for a whole call, retries and waits included (default: none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # emulator.set_faults("503".parse()?);
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, RetryOptions, TokenScope};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// // A service that keeps answering 503: retries stop when the deadline is near.
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .retry(RetryOptions::default().max_retries(100).initial_delay(Duration::from_millis(50)))
+    ///     .deadline(Duration::from_secs(1))
+    ///     .build()?;
+    /// let started = Instant::now();
+    /// let user = "8:acs:resource_user".parse()?;
+    /// let err = client.get_token(&user, [TokenScope::Chat]).await.unwrap_err();
+    /// assert_eq!(err.status(), Some(503));
+    /// assert!(started.elapsed() < Duration::from_secs(2));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
@@ -137,6 +258,25 @@ impl ClientBuilder {
 
     /// Use this `reqwest::Client` (and its connection pool, proxy and TLS
     /// settings) instead of a new one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    /// use std::time::Duration;
+    ///
+    /// let builder = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .http_client(
+    ///         reqwest::Client::builder()
+    ///             .connect_timeout(Duration::from_secs(5))
+    ///             .redirect(reqwest::redirect::Policy::none())
+    ///             .build()?,
+    ///     );
+    /// let client = builder.build()?;
+    /// # assert_eq!(client.api_version(), "2025-06-30");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -144,6 +284,23 @@ impl ClientBuilder {
 
     /// An application id put before the `User-Agent` (at most 24 characters,
     /// no spaces).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// let builder = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .application_id("my-token-service");
+    /// assert!(builder.build().is_ok());
+    ///
+    /// let spaces = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .application_id("an application id with spaces");
+    /// assert!(spaces.build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn application_id(mut self, id: impl Into<String>) -> Self {
         self.application_id = Some(id.into());
         self
@@ -151,6 +308,27 @@ impl ClientBuilder {
 
     /// The clock used for `x-ms-date` and `Retry-After` dates (default: the
     /// system clock). Meant for tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// // The service refuses requests dated more than 15 minutes off.
+    /// let slow_clock = || SystemTime::now() - Duration::from_secs(20 * 60);
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .clock(slow_clock)
+    ///     .build()?;
+    /// let err = client.create_user().await.unwrap_err();
+    /// assert_eq!(err.status(), Some(401));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
         self
@@ -162,6 +340,18 @@ impl ClientBuilder {
     ///
     /// [`Error::InvalidArgument`] for a bad endpoint, a missing credential, a
     /// preview or malformed api-version, or a bad application id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// let builder = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com");
+    /// assert!(builder.clone().build().is_err(), "no credential");
+    /// let client = builder.access_key(AccessKey::new("c2VjcmV0")?).build()?;
+    /// assert_eq!(client.api_version(), acs_identity::STABLE_DEFAULT);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<CommunicationIdentityClient> {
         let version = self
             .api_version
@@ -176,6 +366,19 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// As [`build`](Self::build), and a stable api-version is refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// let builder = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?);
+    /// let preview = builder.clone().build_preview()?;
+    /// assert_eq!(preview.api_version(), acs_identity::PREVIEW_DEFAULT);
+    /// assert!(builder.api_version("2025-06-30").build_preview().is_err(), "a stable version");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build_preview(self) -> Result<preview::CommunicationIdentityClient> {
         let version = self
             .api_version

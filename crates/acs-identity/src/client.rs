@@ -39,13 +39,16 @@ use crate::token::{AccessToken, CommunicationUserAndToken, lifetime_minutes};
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let connection_string = emulator.connection_string();
 /// use acs_identity::{CommunicationIdentityClient, TokenScope};
 /// use std::time::Duration;
 ///
-/// # async fn example() -> acs_identity::Result<()> {
-/// let conn = std::env::var("ACS_CONNECTION_STRING").expect("set ACS_CONNECTION_STRING");
-/// let client = CommunicationIdentityClient::from_connection_string(&conn)?;
+/// // endpoint=https://<resource>.communication.azure.com/;accesskey=<key>
+/// let client = CommunicationIdentityClient::from_connection_string(&connection_string)?;
 /// let user = client.create_user().await?;
 /// let token = client
 ///     .get_token(&user, [TokenScope::Chat, TokenScope::Voip])
@@ -53,6 +56,7 @@ use crate::token::{AccessToken, CommunicationUserAndToken, lifetime_minutes};
 ///     .await?;
 /// println!("{user} gets a token valid until {}", token.expires_on());
 /// client.delete_user(&user).await?;
+/// # assert!(!emulator.is_token_valid(token.token()));
 /// # Ok(())
 /// # }
 /// ```
@@ -61,6 +65,18 @@ pub struct IdentityClient<V: ApiFamily> {
 }
 
 /// The client pinned to a stable api-version: see [`IdentityClient`].
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentityClient, STABLE_DEFAULT};
+///
+/// let client = CommunicationIdentityClient::from_connection_string(
+///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+/// )?;
+/// assert_eq!(client.api_version(), STABLE_DEFAULT);
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 pub type CommunicationIdentityClient = IdentityClient<Stable>;
 
 struct Inner<V: ApiFamily> {
@@ -88,10 +104,35 @@ impl<V: ApiFamily> fmt::Debug for IdentityClient<V> {
 
 /// The stable api-versions (the default type parameter of
 /// [`CommunicationIdentityClient`]).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentityClient, IdentityClient, Stable};
+///
+/// let client: IdentityClient<Stable> = CommunicationIdentityClient::from_connection_string(
+///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+/// )?;
+/// assert!(!client.api_version().ends_with("-preview"));
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Stable {}
 
 /// The preview api-versions; see [`crate::preview`].
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::IdentityClient;
+/// use acs_identity::preview::{CommunicationIdentityClient, Preview};
+///
+/// let client: IdentityClient<Preview> = CommunicationIdentityClient::from_connection_string(
+///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+/// )?;
+/// assert!(client.api_version().ends_with("-preview"));
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Preview {}
 
@@ -103,6 +144,27 @@ mod sealed {
 
 /// The operations every api-version family has, over its generated client.
 /// Sealed: implemented by [`Stable`] and [`Preview`] only.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let connection_string = emulator.connection_string();
+/// use acs_identity::{ApiFamily, CommunicationUserAndToken, IdentityClient, Result, TokenScope};
+///
+/// // Code written once for the stable and the preview client.
+/// async fn chat_user<V: ApiFamily>(client: &IdentityClient<V>) -> Result<CommunicationUserAndToken> {
+///     client.create_user_and_token([TokenScope::Chat]).await
+/// }
+///
+/// let stable = acs_identity::CommunicationIdentityClient::from_connection_string(&connection_string)?;
+/// let preview = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&connection_string)?;
+/// assert_ne!(chat_user(&stable).await?.user, chat_user(&preview).await?.user);
+/// # Ok(())
+/// # }
+/// ```
 pub trait ApiFamily: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
     type Raw: Send + Sync + fmt::Debug + Clone + 'static;
@@ -544,6 +606,16 @@ shared_ops!(Stable, v2025_06_30);
 shared_ops!(Preview, v2025_03_02_preview);
 
 /// The inputs of [`CommunicationIdentityClient::get_token_for_teams_user`].
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::GetTokenForTeamsUserOptions;
+///
+/// let options = GetTokenForTeamsUserOptions::new("eyJ0eXAiOiJKV1Qi...", "app-id", "user-oid");
+/// assert_eq!(options.client_id, "app-id");
+/// assert!(!format!("{options:?}").contains("eyJ"), "Debug hides the token");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GetTokenForTeamsUserOptions {
@@ -557,6 +629,16 @@ pub struct GetTokenForTeamsUserOptions {
 
 impl GetTokenForTeamsUserOptions {
     /// The three inputs of the exchange.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::GetTokenForTeamsUserOptions;
+    ///
+    /// // The ids must be the token's `appid` and `oid` claims.
+    /// let options = GetTokenForTeamsUserOptions::new("eyJ0eXAiOiJKV1Qi...", "app-id", "user-oid");
+    /// assert_eq!(options.user_object_id, "user-oid");
+    /// ```
     pub fn new(
         teams_user_aad_token: impl Into<String>,
         client_id: impl Into<String>,
@@ -587,6 +669,21 @@ impl IdentityClient<Stable> {
     /// # Errors
     ///
     /// [`Error::ConnectionString`] when the string does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentityClient;
+    ///
+    /// let client = CommunicationIdentityClient::from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+    /// )?;
+    /// assert_eq!(client.endpoint().as_str(), "https://my-resource.communication.azure.com/");
+    ///
+    /// let missing_key = "endpoint=https://my-resource.communication.azure.com/";
+    /// assert!(CommunicationIdentityClient::from_connection_string(missing_key).is_err());
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn from_connection_string(connection_string: &str) -> Result<Self> {
         ClientBuilder::from_connection_string(connection_string)?.build()
     }
@@ -594,6 +691,18 @@ impl IdentityClient<Stable> {
     /// A builder for a client of the resource at `endpoint`; give it a
     /// credential, then [`build`](ClientBuilder::build) (stable) or
     /// [`build_preview`](ClientBuilder::build_preview).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .build()?;
+    /// assert_eq!(client.api_version(), "2025-06-30");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(endpoint: &str) -> ClientBuilder {
         ClientBuilder::new(endpoint)
     }
@@ -603,6 +712,21 @@ impl IdentityClient<Stable> {
     /// # Errors
     ///
     /// [`Error::ConnectionString`] when the string does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationIdentityClient, RetryOptions};
+    ///
+    /// let client = CommunicationIdentityClient::builder_from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+    /// )?
+    /// .retry(RetryOptions::none())
+    /// .api_version("2023-10-01")
+    /// .build()?;
+    /// assert_eq!(client.api_version(), "2023-10-01");
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn builder_from_connection_string(connection_string: &str) -> Result<ClientBuilder> {
         ClientBuilder::from_connection_string(connection_string)
     }
@@ -626,11 +750,36 @@ impl<V: ApiFamily> IdentityClient<V> {
     }
 
     /// The api-version this client sends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentityClient;
+    ///
+    /// let conn = "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0";
+    /// let client = CommunicationIdentityClient::builder_from_connection_string(conn)?
+    ///     .api_version("2022-10-01")
+    ///     .build()?;
+    /// assert_eq!(client.api_version(), "2022-10-01");
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn api_version(&self) -> &str {
         &self.inner.core.api_version
     }
 
     /// The endpoint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentityClient;
+    ///
+    /// let client = CommunicationIdentityClient::from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com;accesskey=c2VjcmV0",
+    /// )?;
+    /// assert_eq!(client.endpoint().host_str(), Some("my-resource.communication.azure.com"));
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn endpoint(&self) -> &Url {
         &self.inner.core.endpoint
     }
@@ -640,6 +789,19 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// let user = client.create_user().await?;
+    /// assert!(user.id().starts_with("8:acs:"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create_user(&self) -> CreateUser<'_, V> {
         CreateUser {
             client: self,
@@ -649,6 +811,28 @@ impl<V: ApiFamily> IdentityClient<V> {
 
     /// Creates a user together with an access token for `scopes`. Await it,
     /// or set the lifetime first.
+    ///
+    /// # Errors
+    ///
+    /// Awaiting it fails with [`Error::InvalidArgument`] for no scopes or a
+    /// lifetime that is not 60 to 1440 whole minutes (nothing is sent), and
+    /// with [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let created = client.create_user_and_token([TokenScope::Chat, TokenScope::Voip]).await?;
+    /// assert!(created.user.id().starts_with("8:acs:"));
+    /// assert!(created.access_token.expires_on() > chrono::Utc::now());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create_user_and_token(
         &self,
         scopes: impl IntoIterator<Item = TokenScope>,
@@ -663,6 +847,29 @@ impl<V: ApiFamily> IdentityClient<V> {
 
     /// Issues an access token for `user` with `scopes`. Await it, or set
     /// the lifetime first.
+    ///
+    /// # Errors
+    ///
+    /// Awaiting it fails with [`Error::InvalidArgument`] for no scopes or a
+    /// lifetime that is not 60 to 1440 whole minutes (nothing is sent), and
+    /// with [`Error::Service`] (404 for an unknown user) and the other call
+    /// errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let user = client.create_user().await?;
+    /// let token = client.get_token(&user, [TokenScope::Chat]).await?;
+    /// assert!(!token.token().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn get_token<'a>(
         &'a self,
         user: &'a CommunicationUserIdentifier,
@@ -681,6 +888,25 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] (404 for an unknown user) and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let created = client.create_user_and_token([TokenScope::Chat]).await?;
+    /// client.revoke_tokens(&created.user).await?; // the token just issued stops working
+    /// # assert!(!emulator.is_token_valid(created.access_token.token()));
+    /// let fresh = client.get_token(&created.user, [TokenScope::Chat]).await?;
+    /// assert_ne!(fresh, created.access_token);
+    /// # assert!(emulator.is_token_valid(fresh.token()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn revoke_tokens(&self, user: &CommunicationUserIdentifier) -> Result<()> {
         V::revoke_tokens(self.raw(), self.core(), user.id()).await
     }
@@ -690,6 +916,23 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let user = client.create_user().await?;
+    /// client.delete_user(&user).await?;
+    /// let err = client.get_token(&user, [TokenScope::Chat]).await.unwrap_err();
+    /// assert!(err.is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_user(&self, user: &CommunicationUserIdentifier) -> Result<()> {
         V::delete_user(self.raw(), self.core(), user.id()).await
     }
@@ -701,6 +944,28 @@ impl<V: ApiFamily> IdentityClient<V> {
     ///
     /// [`Error::InvalidArgument`] for an empty input; [`Error::Service`]
     /// (401 `InvalidAccessToken`, 400 `ValidationError`) and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    /// # let claims = serde_json::json!({"appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
+    /// # let entra_token = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
+    /// # let teams_token = entra_token;
+    /// use acs_identity::GetTokenForTeamsUserOptions;
+    ///
+    /// // `teams_token`: the Teams user's Entra ID token (from MSAL), issued to
+    /// // application `app-id` for the user with object id `user-oid`.
+    /// let options = GetTokenForTeamsUserOptions::new(&teams_token, "app-id", "user-oid");
+    /// let token = client.get_token_for_teams_user(&options).await?;
+    /// assert!(!token.token().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_token_for_teams_user(
         &self,
         options: &GetTokenForTeamsUserOptions,
@@ -717,6 +982,29 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] when no assignment allows it, and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    /// # let claims = serde_json::json!({"appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
+    /// # let entra_token = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
+    /// use acs_identity::TeamsExtensionPrincipalType;
+    ///
+    /// // `entra_token`: the user's Entra ID token, issued to application `app-id`
+    /// // for user `user-oid` of tenant `tenant-id`. An assignment must allow it.
+    /// client
+    ///     .upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id"])
+    ///     .await?;
+    /// let exchanged = client.exchange_teams_extension_token(&entra_token).await?;
+    /// assert!(!exchanged.access_token.token().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn exchange_teams_extension_token(
         &self,
         entra_user_token: &str,
@@ -730,6 +1018,27 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] (404 when there is none) and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TeamsExtensionPrincipalType;
+    ///
+    /// client
+    ///     .upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id"])
+    ///     .await?;
+    /// let assignment = client.get_teams_extension_assignment("tenant-id", "user-oid").await?;
+    /// assert_eq!(assignment.client_ids, ["app-id"]);
+    ///
+    /// let err = client.get_teams_extension_assignment("tenant-id", "someone-else").await.unwrap_err();
+    /// assert!(err.is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_teams_extension_assignment(
         &self,
         tenant_id: &str,
@@ -746,6 +1055,28 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TeamsExtensionPrincipalType;
+    ///
+    /// let first = client
+    ///     .upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id"])
+    ///     .await?;
+    /// assert!(first.created);
+    /// let second = client
+    ///     .upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id", "other-app"])
+    ///     .await?;
+    /// assert!(!second.created, "replaced");
+    /// assert_eq!(second.value.client_ids, ["app-id", "other-app"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn upsert_teams_extension_assignment(
         &self,
         tenant_id: &str,
@@ -772,6 +1103,25 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Errors
     ///
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TeamsExtensionPrincipalType;
+    ///
+    /// client
+    ///     .upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id"])
+    ///     .await?;
+    /// client.delete_teams_extension_assignment("tenant-id", "user-oid").await?;
+    /// let err = client.get_teams_extension_assignment("tenant-id", "user-oid").await.unwrap_err();
+    /// assert!(err.is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_teams_extension_assignment(
         &self,
         tenant_id: &str,
@@ -784,6 +1134,23 @@ impl<V: ApiFamily> IdentityClient<V> {
 }
 
 /// The pending [`create_user`](CommunicationIdentityClient::create_user) call.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// // Await it as is (stable and preview clients), or, on the preview
+/// // client, link the user to your own id first.
+/// let user = client.create_user().await?;
+/// let alice = client.create_user().custom_id("alice@contoso.com").await?;
+/// assert_ne!(user, alice);
+/// assert_eq!(alice, client.create_user().custom_id("alice@contoso.com").await?);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a request does nothing until awaited"]
 pub struct CreateUser<'a, V: ApiFamily> {
     pub(crate) client: &'a IdentityClient<V>,
@@ -808,6 +1175,26 @@ impl<'a, V: ApiFamily> IntoFuture for CreateUser<'a, V> {
 }
 
 /// The pending [`create_user_and_token`](CommunicationIdentityClient::create_user_and_token) call.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::TokenScope;
+/// use std::time::Duration;
+///
+/// let created = client
+///     .create_user_and_token([TokenScope::Chat])
+///     .expires_in(Duration::from_secs(2 * 60 * 60))
+///     .custom_id("alice@contoso.com") // preview client only
+///     .await?;
+/// assert!(created.access_token.expires_on() <= chrono::Utc::now() + Duration::from_secs(2 * 60 * 60));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a request does nothing until awaited"]
 pub struct CreateUserAndToken<'a, V: ApiFamily> {
     pub(crate) client: &'a IdentityClient<V>,
@@ -818,6 +1205,29 @@ pub struct CreateUserAndToken<'a, V: ApiFamily> {
 
 impl<V: ApiFamily> CreateUserAndToken<'_, V> {
     /// The token's lifetime: whole minutes from 60 to 1440 (default 1440).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{Error, TokenScope};
+    /// use std::time::Duration;
+    ///
+    /// let created = client
+    ///     .create_user_and_token([TokenScope::Voip])
+    ///     .expires_in(Duration::from_secs(60 * 60))
+    ///     .await?;
+    /// assert!(created.access_token.expires_on() <= chrono::Utc::now() + Duration::from_secs(60 * 60));
+    ///
+    /// // Lifetimes outside 60 to 1440 whole minutes are refused before sending.
+    /// let too_short = client.create_user_and_token([TokenScope::Voip]).expires_in(Duration::from_secs(30 * 60));
+    /// assert!(matches!(too_short.await, Err(Error::InvalidArgument { name: "expires_in", .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn expires_in(mut self, lifetime: Duration) -> Self {
         self.expires_in = Some(lifetime);
         self
@@ -851,6 +1261,26 @@ impl convert::UserAndToken for Created {
 }
 
 /// The pending [`get_token`](CommunicationIdentityClient::get_token) call.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::TokenScope;
+/// use std::time::Duration;
+///
+/// let user = client.create_user().await?;
+/// let token = client
+///     .get_token(&user, [TokenScope::Chat, TokenScope::Voip])
+///     .expires_in(Duration::from_secs(8 * 60 * 60))
+///     .await?;
+/// assert!(token.expires_on() > chrono::Utc::now() + Duration::from_secs(7 * 60 * 60));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a request does nothing until awaited"]
 pub struct GetToken<'a, V: ApiFamily> {
     client: &'a IdentityClient<V>,
@@ -861,6 +1291,22 @@ pub struct GetToken<'a, V: ApiFamily> {
 
 impl<V: ApiFamily> GetToken<'_, V> {
     /// The token's lifetime: whole minutes from 60 to 1440 (default 1440).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{MAX_TOKEN_LIFETIME, TokenScope};
+    ///
+    /// let user = client.create_user().await?;
+    /// let token = client.get_token(&user, [TokenScope::Chat]).expires_in(MAX_TOKEN_LIFETIME).await?;
+    /// assert!(token.expires_on() > chrono::Utc::now() + (MAX_TOKEN_LIFETIME - std::time::Duration::from_secs(60)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn expires_in(mut self, lifetime: Duration) -> Self {
         self.expires_in = Some(lifetime);
         self

@@ -10,9 +10,33 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 /// The scope the client asks an Entra ID credential for.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::ENTRA_SCOPE;
+///
+/// // What a TokenCredential is asked for; credentials that take a resource
+/// // instead of a scope want the part before `/.default`.
+/// assert_eq!(ENTRA_SCOPE.strip_suffix("/.default"), Some("https://communication.azure.com/"));
+/// ```
 pub const ENTRA_SCOPE: &str = "https://communication.azure.com//.default";
 
 /// A boxed `Send` future.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::BoxFuture;
+///
+/// fn answer<'a>(question: &'a str) -> BoxFuture<'a, usize> {
+///     Box::pin(async move { question.len() })
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// assert_eq!(answer("forty-two").await, 9);
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A Communication Services access key: the base64 text from the portal or
@@ -38,6 +62,15 @@ pub struct AccessKey {
 }
 
 /// The access key was not non-empty standard base64.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{AccessKey, InvalidAccessKey};
+///
+/// assert_eq!(AccessKey::new("not base64!").unwrap_err(), InvalidAccessKey);
+/// assert_eq!(AccessKey::new("").unwrap_err(), InvalidAccessKey);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the access key is not base64")]
 pub struct InvalidAccessKey;
@@ -48,6 +81,17 @@ impl AccessKey {
     /// # Errors
     ///
     /// [`InvalidAccessKey`] if it is empty or not standard base64.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::AccessKey;
+    ///
+    /// let key = AccessKey::new(" c2VjcmV0\n")?; // white space around it is ignored
+    /// assert_eq!(key.expose_secret(), "c2VjcmV0");
+    /// assert!(AccessKey::new("c2VjcmV0*").is_err());
+    /// # Ok::<(), acs_identity::InvalidAccessKey>(())
+    /// ```
     pub fn new(base64: &str) -> Result<Self, InvalidAccessKey> {
         let text = base64.trim();
         let bytes = STANDARD.decode(text).map_err(|_| InvalidAccessKey)?;
@@ -61,6 +105,16 @@ impl AccessKey {
     }
 
     /// The key as base64 text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::AccessKey;
+    ///
+    /// let key = AccessKey::new("c2VjcmV0")?;
+    /// assert_eq!(key.expose_secret(), "c2VjcmV0");
+    /// # Ok::<(), acs_identity::InvalidAccessKey>(())
+    /// ```
     pub fn expose_secret(&self) -> &str {
         &self.text
     }
@@ -78,6 +132,16 @@ impl fmt::Debug for AccessKey {
 }
 
 /// A bearer token from Entra ID, with its expiry.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::EntraToken;
+/// use std::time::{Duration, SystemTime};
+///
+/// let token = EntraToken::new("eyJ0eXAiOiJKV1Qi...", SystemTime::now() + Duration::from_secs(3600));
+/// assert!(!format!("{token:?}").contains("eyJ"), "Debug hides the token");
+/// ```
 #[derive(Clone)]
 pub struct EntraToken {
     token: Arc<str>,
@@ -86,6 +150,17 @@ pub struct EntraToken {
 
 impl EntraToken {
     /// A token and when it expires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::EntraToken;
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let expires_on = SystemTime::now() + Duration::from_secs(3600);
+    /// let token = EntraToken::new("eyJ0eXAiOiJKV1Qi...", expires_on);
+    /// assert_eq!(token.expires_on(), expires_on);
+    /// ```
     pub fn new(token: impl Into<String>, expires_on: SystemTime) -> Self {
         Self {
             token: token.into().into(),
@@ -94,11 +169,31 @@ impl EntraToken {
     }
 
     /// The token text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::EntraToken;
+    /// use std::time::SystemTime;
+    ///
+    /// let token = EntraToken::new("eyJ0eXAiOiJKV1Qi...", SystemTime::now());
+    /// assert_eq!(token.expose_secret(), "eyJ0eXAiOiJKV1Qi...");
+    /// ```
     pub fn expose_secret(&self) -> &str {
         &self.token
     }
 
     /// When it expires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::EntraToken;
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let token = EntraToken::new("eyJ0eXAiOiJKV1Qi...", SystemTime::now() + Duration::from_secs(3600));
+    /// assert!(token.expires_on() > SystemTime::now());
+    /// ```
     pub fn expires_on(&self) -> SystemTime {
         self.expires_on
     }
@@ -114,6 +209,33 @@ impl fmt::Debug for EntraToken {
 }
 
 /// Why a [`TokenCredential`] failed.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// use acs_identity::{BoxFuture, CommunicationIdentityClient, CredentialError, EntraToken, Error, TokenCredential};
+///
+/// #[derive(Debug)]
+/// struct SignedOut;
+///
+/// impl TokenCredential for SignedOut {
+///     fn get_token<'a>(&'a self, _scopes: &'a [&'a str]) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
+///         Box::pin(async { Err(CredentialError::new("no user is signed in", None)) })
+///     }
+/// }
+///
+/// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+///     .token_credential(SignedOut)
+///     .build()?;
+/// let err = client.create_user().await.unwrap_err();
+/// assert!(matches!(err, Error::Credential { .. }));
+/// assert_eq!(err.to_string(), "credential failed: no user is signed in");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct CredentialError {
@@ -124,6 +246,18 @@ pub struct CredentialError {
 
 impl CredentialError {
     /// An error with a message and, optionally, its cause.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CredentialError;
+    /// use std::error::Error as _;
+    ///
+    /// let cause = std::io::Error::other("the token endpoint is unreachable");
+    /// let err = CredentialError::new("could not get a token", Some(Box::new(cause)));
+    /// assert_eq!(err.to_string(), "could not get a token");
+    /// assert!(err.source().is_some());
+    /// ```
     pub fn new(
         message: impl Into<String>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -167,6 +301,30 @@ impl From<CredentialError> for crate::Error {
 /// ```
 pub trait TokenCredential: Send + Sync + fmt::Debug {
     /// Gets a token for `scopes`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{BoxFuture, CredentialError, ENTRA_SCOPE, EntraToken, TokenCredential};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// #[derive(Debug)]
+    /// struct Fixed;
+    ///
+    /// impl TokenCredential for Fixed {
+    ///     fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
+    ///         assert_eq!(scopes, [ENTRA_SCOPE]); // what the client asks for
+    ///         Box::pin(async { Ok(EntraToken::new("eyJ...", SystemTime::now() + Duration::from_secs(3600))) })
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let token = Fixed.get_token(&[ENTRA_SCOPE]).await?;
+    /// assert_eq!(token.expose_secret(), "eyJ...");
+    /// # Ok::<(), CredentialError>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn get_token<'a>(
         &'a self,
         scopes: &'a [&'a str],
@@ -220,17 +378,44 @@ mod azure {
     ///
     /// # Examples
     ///
-    /// ```ignore
-    /// let credential = azure_identity::DeveloperToolsCredential::new(None)?;
-    /// let client = acs_identity::CommunicationIdentityClient::builder(endpoint)
-    ///     .token_credential(acs_identity::AzureCoreCredential::new(credential))
+    /// Signing in needs a real Entra ID tenant, so this is compiled, not run.
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # async fn example(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use acs_identity::{AzureCoreCredential, CommunicationIdentityClient};
+    ///
+    /// // `credential`: any azure_identity credential, for example
+    /// // `azure_identity::DeveloperToolsCredential::new(None)?`.
+    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .token_credential(AzureCoreCredential::new(credential))
     ///     .build()?;
+    /// let user = client.create_user().await?; // the credential signs the call in
+    /// assert!(user.id().starts_with("8:acs:"));
+    /// # Ok(())
+    /// # }
     /// ```
     #[derive(Debug, Clone)]
     pub struct AzureCoreCredential(Arc<dyn azure_core::credentials::TokenCredential>);
 
     impl AzureCoreCredential {
         /// Wraps an `azure_core` credential.
+        ///
+        /// # Examples
+        ///
+        /// ```no_run
+        /// # use std::sync::Arc;
+        /// # fn example(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> acs_identity::Result<()> {
+        /// use acs_identity::{AzureCoreCredential, CommunicationIdentityClient};
+        ///
+        /// // `credential`: e.g. `azure_identity::ManagedIdentityCredential::new(None)?`.
+        /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+        ///     .token_credential(AzureCoreCredential::new(credential))
+        ///     .build()?;
+        /// assert_eq!(client.api_version(), "2025-06-30");
+        /// # Ok(())
+        /// # }
+        /// ```
         pub fn new(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> Self {
             Self(credential)
         }

@@ -6,6 +6,18 @@ use std::time::Duration;
 use crate::connection_string::ConnectionStringError;
 
 /// A `Result` whose error is [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentityClient, Result};
+///
+/// fn client(connection_string: &str) -> Result<CommunicationIdentityClient> {
+///     CommunicationIdentityClient::from_connection_string(connection_string)
+/// }
+/// assert!(client("endpoint=https://my-resource.communication.azure.com;accesskey=c2VjcmV0").is_ok());
+/// assert!(client("accesskey=c2VjcmV0").is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a call.
@@ -69,6 +81,22 @@ pub enum Error {
 
 impl Error {
     /// The HTTP status, for service and decode errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{CommunicationUserIdentifier, TokenScope};
+    ///
+    /// let unknown: CommunicationUserIdentifier = "8:acs:resource_00000000-0000-0000-0000-000000000000".parse()?;
+    /// let err = client.get_token(&unknown, [TokenScope::Chat]).await.unwrap_err();
+    /// assert_eq!(err.status(), Some(404));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Service(e) => Some(e.status),
@@ -78,6 +106,22 @@ impl Error {
     }
 
     /// The service's error code (`ValidationError`, `IdentityNotFound`, …).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{CommunicationUserIdentifier, TokenScope};
+    ///
+    /// let unknown: CommunicationUserIdentifier = "8:acs:resource_00000000-0000-0000-0000-000000000000".parse()?;
+    /// let err = client.get_token(&unknown, [TokenScope::Chat]).await.unwrap_err();
+    /// assert_eq!(err.code(), Some("IdentityNotFound"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Service(e) => e.code.as_deref(),
@@ -86,12 +130,50 @@ impl Error {
     }
 
     /// True for a 404 answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let user = client.create_user().await?;
+    /// client.delete_user(&user).await?;
+    /// let err = client.get_token(&user, [TokenScope::Chat]).await.unwrap_err();
+    /// assert!(err.is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
 
     /// True when trying the same call again later may succeed (throttling,
     /// a server error, a transport failure or a timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # emulator.set_faults("503".parse()?);
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, RetryOptions};
+    ///
+    /// // A service that answers 503 Service Unavailable, and a client that does not retry.
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .retry(RetryOptions::none())
+    ///     .build()?;
+    /// let err = client.create_user().await.unwrap_err();
+    /// assert_eq!(err.status(), Some(503));
+    /// assert!(err.is_retryable());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Service(e) => crate::retry::RETRY_STATUSES.contains(&e.status),
@@ -101,6 +183,24 @@ impl Error {
     }
 
     /// The `x-ms-client-request-id` the call was sent with, where known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{CommunicationUserIdentifier, TokenScope};
+    ///
+    /// let unknown: CommunicationUserIdentifier = "8:acs:resource_00000000-0000-0000-0000-000000000000".parse()?;
+    /// let err = client.get_token(&unknown, [TokenScope::Chat]).await.unwrap_err();
+    /// // Quote it when asking for support: the service logs it.
+    /// let request_id = err.request_id().expect("the request was sent");
+    /// assert_eq!(request_id.len(), 36); // a UUID
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Error::Service(e) => e.request_id.as_deref(),
@@ -125,6 +225,27 @@ fn request_id_suffix(id: Option<&str>) -> String {
 }
 
 /// An error answer from the service.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::{CommunicationUserIdentifier, Error, TokenScope};
+///
+/// let unknown: CommunicationUserIdentifier = "8:acs:resource_00000000-0000-0000-0000-000000000000".parse()?;
+/// match client.get_token(&unknown, [TokenScope::Chat]).await {
+///     Err(Error::Service(service)) => {
+///         assert_eq!(service.status, 404);
+///         assert_eq!(service.code.as_deref(), Some("IdentityNotFound"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServiceError {
@@ -163,6 +284,33 @@ impl fmt::Display for ServiceError {
 }
 
 /// One entry of [`ServiceError::details`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = httpmock::MockServer::start_async().await;
+/// # server.mock_async(|when, then| {
+/// #     when.any_request();
+/// #     then.status(400).header("content-type", "application/json").json_body(serde_json::json!({"error": {
+/// #         "code": "ValidationError", "message": "The request is not valid.",
+/// #         "details": [{"code": "InvalidScope", "message": "Unknown scope.", "target": "scopes"}]}}));
+/// # }).await;
+/// # let client = acs_identity::CommunicationIdentityClient::builder(&server.base_url())
+/// #     .access_key(acs_identity::AccessKey::new("c2VjcmV0")?)
+/// #     .build()?;
+/// # let user: acs_identity::CommunicationUserIdentifier = "8:acs:resource_user".parse()?;
+/// use acs_identity::{Error, TokenScope};
+///
+/// // A service that explains a 400 with details.
+/// let err = client.get_token(&user, [TokenScope::Other("video".into())]).await.unwrap_err();
+/// let Error::Service(service) = err else { panic!("{err}") };
+/// let detail = &service.details[0];
+/// assert_eq!((detail.code.as_str(), detail.target.as_deref()), ("InvalidScope", Some("scopes")));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ErrorDetail {
@@ -176,6 +324,26 @@ pub struct ErrorDetail {
 
 /// The request failed below HTTP (connection refused or reset, TLS, a body
 /// that could not be read).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let endpoint = { let closed = std::net::TcpListener::bind("127.0.0.1:0")?; format!("http://{}/", closed.local_addr()?) };
+/// use acs_identity::{AccessKey, CommunicationIdentityClient, Error, RetryOptions};
+///
+/// // Nothing listens at the endpoint.
+/// let client = CommunicationIdentityClient::builder(&endpoint)
+///     .access_key(AccessKey::new("c2VjcmV0")?)
+///     .retry(RetryOptions::none())
+///     .build()?;
+/// let err = client.create_user().await.unwrap_err();
+/// assert!(matches!(err, Error::Transport(_)));
+/// assert!(err.is_retryable());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("transport error: {message}{}", request_id_suffix(request_id.as_deref()))]
 pub struct TransportError {
@@ -199,6 +367,25 @@ impl TransportError {
     }
 
     /// True when no connection could be made (nothing reached the service).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let endpoint = { let closed = std::net::TcpListener::bind("127.0.0.1:0")?; format!("http://{}/", closed.local_addr()?) };
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, Error, RetryOptions};
+    ///
+    /// // Nothing listens at the endpoint: the user was certainly not created.
+    /// let client = CommunicationIdentityClient::builder(&endpoint)
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .retry(RetryOptions::none())
+    ///     .build()?;
+    /// let Err(Error::Transport(transport)) = client.create_user().await else { panic!() };
+    /// assert!(transport.is_connect());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_connect(&self) -> bool {
         self.source
             .as_deref()
@@ -208,6 +395,30 @@ impl TransportError {
 }
 
 /// A response the client could not decode.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = httpmock::MockServer::start_async().await;
+/// # server.mock_async(|when, then| {
+/// #     when.any_request();
+/// #     then.status(201).header("content-type", "application/json").body(r#"{"id":"8:acs:resource_user"}"#);
+/// # }).await;
+/// # let client = acs_identity::CommunicationIdentityClient::builder(&server.base_url())
+/// #     .access_key(acs_identity::AccessKey::new("c2VjcmV0")?)
+/// #     .build()?;
+/// use acs_identity::Error;
+///
+/// // Something answered 201 with a body that is not the API's.
+/// let err = client.create_user().await.unwrap_err();
+/// let Error::Decode(decode) = err else { panic!("{err}") };
+/// assert_eq!(decode.status, Some(201));
+/// assert!(decode.snippet.starts_with(r#"{"id""#));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("undecodable response{}: {reason}; body starts {snippet:?}{}", status.map(|s| format!(" (status {s})")).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
 #[non_exhaustive]

@@ -15,6 +15,16 @@ use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 /// The cloud a Teams identity lives in.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier};
+///
+/// let CommunicationIdentifier::MicrosoftTeamsApp(app) = CommunicationIdentifier::from_raw_id("28:dod:bot-id") else { panic!() };
+/// assert_eq!(app.cloud(), CommunicationCloudEnvironment::Dod);
+/// assert_eq!(CommunicationCloudEnvironment::default().to_string(), "public");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum CommunicationCloudEnvironment {
@@ -78,6 +88,17 @@ pub enum CommunicationIdentifier {
 
 impl CommunicationIdentifier {
     /// Parses a raw id. Never fails; see the type's docs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let id = CommunicationIdentifier::from_raw_id("4:+14255550121");
+    /// assert!(matches!(id, CommunicationIdentifier::PhoneNumber(_)));
+    /// let id = CommunicationIdentifier::from_raw_id("something else");
+    /// assert_eq!(id, CommunicationIdentifier::Unknown("something else".into()));
+    /// ```
     pub fn from_raw_id(raw: &str) -> Self {
         if let Some(number) = raw.strip_prefix("4:") {
             return Self::PhoneNumber(PhoneNumberIdentifier::new(number));
@@ -134,6 +155,16 @@ impl CommunicationIdentifier {
     }
 
     /// The raw id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationIdentifier, PhoneNumberIdentifier};
+    ///
+    /// let id = CommunicationIdentifier::PhoneNumber(PhoneNumberIdentifier::new("+14255550121"));
+    /// assert_eq!(id.raw_id(), "4:+14255550121");
+    /// assert_eq!(CommunicationIdentifier::from_raw_id(&id.raw_id()), id);
+    /// ```
     pub fn raw_id(&self) -> String {
         match self {
             Self::CommunicationUser(u) => u.0.clone(),
@@ -190,8 +221,10 @@ impl FromStr for CommunicationIdentifier {
 }
 
 impl From<CommunicationUserIdentifier> for CommunicationIdentifier {
+    /// Parses the id, so a Teams Phone extension user's id
+    /// (`8:acs:<resource>_<tenant>_<user>`) becomes that kind.
     fn from(u: CommunicationUserIdentifier) -> Self {
-        CommunicationIdentifier::CommunicationUser(u)
+        CommunicationIdentifier::from_raw_id(&u.0)
     }
 }
 
@@ -230,6 +263,17 @@ impl CommunicationUserIdentifier {
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
     /// empty id or one with white space or `/`, `?`, `#` (which could not
     /// name a user in a URL path).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationUserIdentifier;
+    ///
+    /// let user = CommunicationUserIdentifier::new("8:acs:resource_00000005-14a2-493b-8a72-5a3a0d000081")?;
+    /// assert_eq!(user.to_string(), "8:acs:resource_00000005-14a2-493b-8a72-5a3a0d000081");
+    /// assert!(CommunicationUserIdentifier::new("8:acs:a/../b").is_err());
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn new(id: impl Into<String>) -> crate::Result<Self> {
         let id = id.into();
         if id.is_empty() {
@@ -247,11 +291,37 @@ impl CommunicationUserIdentifier {
     }
 
     /// The id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// let user = client.create_user().await?;
+    /// assert!(user.id().starts_with("8:acs:"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn id(&self) -> &str {
         &self.0
     }
 
-    /// Converts into the general identifier.
+    /// Converts into the general identifier, by parsing the id: a Teams Phone
+    /// extension user's id (`8:acs:<resource>_<tenant>_<user>`) becomes
+    /// [`CommunicationIdentifier::TeamsExtensionUser`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationIdentifier, CommunicationUserIdentifier};
+    ///
+    /// let user = CommunicationUserIdentifier::new("8:acs:resource_user")?;
+    /// let id = user.clone().into_identifier();
+    /// assert_eq!(id, CommunicationIdentifier::CommunicationUser(user));
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn into_identifier(self) -> CommunicationIdentifier {
         self.into()
     }
@@ -294,6 +364,15 @@ impl<'de> serde::Deserialize<'de> for CommunicationUserIdentifier {
 }
 
 /// A phone number identity.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentifier, PhoneNumberIdentifier};
+///
+/// let phone = PhoneNumberIdentifier::new("+14255550121");
+/// assert_eq!(CommunicationIdentifier::PhoneNumber(phone).raw_id(), "4:+14255550121");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumberIdentifier {
     phone_number: String,
@@ -301,6 +380,15 @@ pub struct PhoneNumberIdentifier {
 
 impl PhoneNumberIdentifier {
     /// A phone number, kept exactly as given (E.164 with `+` is usual).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::PhoneNumberIdentifier;
+    ///
+    /// let phone = PhoneNumberIdentifier::new("+14255550121");
+    /// assert_eq!(phone.phone_number(), "+14255550121");
+    /// ```
     pub fn new(phone_number: impl Into<String>) -> Self {
         Self {
             phone_number: phone_number.into(),
@@ -308,16 +396,43 @@ impl PhoneNumberIdentifier {
     }
 
     /// The number as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let CommunicationIdentifier::PhoneNumber(phone) = CommunicationIdentifier::from_raw_id("4:+14255550121") else { panic!() };
+    /// assert_eq!(phone.phone_number(), "+14255550121");
+    /// ```
     pub fn phone_number(&self) -> &str {
         &self.phone_number
     }
 
     /// True for the anonymous caller (`4:anonymous`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::PhoneNumberIdentifier;
+    ///
+    /// assert!(PhoneNumberIdentifier::new("anonymous").is_anonymous());
+    /// assert!(!PhoneNumberIdentifier::new("+14255550121").is_anonymous());
+    /// ```
     pub fn is_anonymous(&self) -> bool {
         self.phone_number == "anonymous"
     }
 
     /// The asserted id: the text after the last `_`, when there is text after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::PhoneNumberIdentifier;
+    ///
+    /// assert_eq!(PhoneNumberIdentifier::new("+14255550121_123").asserted_id(), Some("123"));
+    /// assert_eq!(PhoneNumberIdentifier::new("+14255550121").asserted_id(), None);
+    /// ```
     pub fn asserted_id(&self) -> Option<&str> {
         if self.is_anonymous() {
             return None;
@@ -328,6 +443,16 @@ impl PhoneNumberIdentifier {
 }
 
 /// A Microsoft Teams user.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier, MicrosoftTeamsUserIdentifier};
+///
+/// let user = MicrosoftTeamsUserIdentifier::new("45ab2481-1c1c-4005-be24-0ffb879b1130", false, CommunicationCloudEnvironment::Public);
+/// let id = CommunicationIdentifier::MicrosoftTeamsUser(user);
+/// assert_eq!(id.raw_id(), "8:orgid:45ab2481-1c1c-4005-be24-0ffb879b1130");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MicrosoftTeamsUserIdentifier {
     user_id: String,
@@ -337,6 +462,15 @@ pub struct MicrosoftTeamsUserIdentifier {
 
 impl MicrosoftTeamsUserIdentifier {
     /// A Teams user by Entra object id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier, MicrosoftTeamsUserIdentifier};
+    ///
+    /// let visitor = MicrosoftTeamsUserIdentifier::new("visitor-id", true, CommunicationCloudEnvironment::Public);
+    /// assert_eq!(CommunicationIdentifier::MicrosoftTeamsUser(visitor).raw_id(), "8:teamsvisitor:visitor-id");
+    /// ```
     pub fn new(
         user_id: impl Into<String>,
         anonymous: bool,
@@ -350,22 +484,58 @@ impl MicrosoftTeamsUserIdentifier {
     }
 
     /// The user id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment::Gcch, MicrosoftTeamsUserIdentifier};
+    ///
+    /// let user = MicrosoftTeamsUserIdentifier::new("user-oid", false, Gcch);
+    /// assert_eq!(user.user_id(), "user-oid");
+    /// ```
     pub fn user_id(&self) -> &str {
         &self.user_id
     }
 
     /// True for an anonymous (visitor) user.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let CommunicationIdentifier::MicrosoftTeamsUser(user) = CommunicationIdentifier::from_raw_id("8:teamsvisitor:abc") else { panic!() };
+    /// assert!(user.is_anonymous());
+    /// ```
     pub fn is_anonymous(&self) -> bool {
         self.anonymous
     }
 
     /// The cloud.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier};
+    ///
+    /// let CommunicationIdentifier::MicrosoftTeamsUser(user) = CommunicationIdentifier::from_raw_id("8:dod:abc") else { panic!() };
+    /// assert_eq!(user.cloud(), CommunicationCloudEnvironment::Dod);
+    /// ```
     pub fn cloud(&self) -> CommunicationCloudEnvironment {
         self.cloud
     }
 }
 
 /// A Microsoft Teams app.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier, MicrosoftTeamsAppIdentifier};
+///
+/// let bot = MicrosoftTeamsAppIdentifier::new("bot-id", CommunicationCloudEnvironment::Public);
+/// assert_eq!(CommunicationIdentifier::MicrosoftTeamsApp(bot).raw_id(), "28:orgid:bot-id");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MicrosoftTeamsAppIdentifier {
     app_id: String,
@@ -374,6 +544,15 @@ pub struct MicrosoftTeamsAppIdentifier {
 
 impl MicrosoftTeamsAppIdentifier {
     /// A Teams app by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier, MicrosoftTeamsAppIdentifier};
+    ///
+    /// let bot = MicrosoftTeamsAppIdentifier::new("bot-id", CommunicationCloudEnvironment::Gcch);
+    /// assert_eq!(CommunicationIdentifier::MicrosoftTeamsApp(bot).raw_id(), "28:gcch:bot-id");
+    /// ```
     pub fn new(app_id: impl Into<String>, cloud: CommunicationCloudEnvironment) -> Self {
         Self {
             app_id: app_id.into(),
@@ -382,11 +561,29 @@ impl MicrosoftTeamsAppIdentifier {
     }
 
     /// The app id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let CommunicationIdentifier::MicrosoftTeamsApp(bot) = CommunicationIdentifier::from_raw_id("28:orgid:bot-id") else { panic!() };
+    /// assert_eq!(bot.app_id(), "bot-id");
+    /// ```
     pub fn app_id(&self) -> &str {
         &self.app_id
     }
 
     /// The cloud.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment, MicrosoftTeamsAppIdentifier};
+    ///
+    /// let bot = MicrosoftTeamsAppIdentifier::new("bot-id", CommunicationCloudEnvironment::Dod);
+    /// assert_eq!(bot.cloud(), CommunicationCloudEnvironment::Dod);
+    /// ```
     pub fn cloud(&self) -> CommunicationCloudEnvironment {
         self.cloud
     }
@@ -394,6 +591,27 @@ impl MicrosoftTeamsAppIdentifier {
 
 /// A Teams Phone extension user: a Teams user acting through a
 /// Communication Services resource.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+/// # let claims = serde_json::json!({"appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
+/// # let entra_token = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
+/// use acs_identity::{CommunicationIdentifier, TeamsExtensionPrincipalType};
+///
+/// client.upsert_teams_extension_assignment("tenant-id", "user-oid", TeamsExtensionPrincipalType::User, ["app-id"]).await?;
+/// let exchanged = client.exchange_teams_extension_token(&entra_token).await?;
+/// let id = CommunicationIdentifier::from_raw_id(exchanged.user.id());
+/// let CommunicationIdentifier::TeamsExtensionUser(user) = id else { panic!("{id}") };
+/// assert_eq!((user.tenant_id(), user.user_id()), ("tenant-id", "user-oid"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TeamsExtensionUserIdentifier {
     user_id: String,
@@ -404,6 +622,16 @@ pub struct TeamsExtensionUserIdentifier {
 
 impl TeamsExtensionUserIdentifier {
     /// The user's object id, tenant id and the resource's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier, TeamsExtensionUserIdentifier};
+    ///
+    /// let user = TeamsExtensionUserIdentifier::new("user-oid", "tenant-id", "resource-id", CommunicationCloudEnvironment::Public);
+    /// let id = CommunicationIdentifier::TeamsExtensionUser(user);
+    /// assert_eq!(id.raw_id(), "8:acs:resource-id_tenant-id_user-oid");
+    /// ```
     pub fn new(
         user_id: impl Into<String>,
         tenant_id: impl Into<String>,
@@ -419,21 +647,57 @@ impl TeamsExtensionUserIdentifier {
     }
 
     /// The Entra object id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let CommunicationIdentifier::TeamsExtensionUser(user) = CommunicationIdentifier::from_raw_id("8:acs:resource-id_tenant-id_user-oid") else { panic!() };
+    /// assert_eq!(user.user_id(), "user-oid");
+    /// ```
     pub fn user_id(&self) -> &str {
         &self.user_id
     }
 
     /// The tenant id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let CommunicationIdentifier::TeamsExtensionUser(user) = CommunicationIdentifier::from_raw_id("8:acs:resource-id_tenant-id_user-oid") else { panic!() };
+    /// assert_eq!(user.tenant_id(), "tenant-id");
+    /// ```
     pub fn tenant_id(&self) -> &str {
         &self.tenant_id
     }
 
     /// The Communication Services resource id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentifier;
+    ///
+    /// let CommunicationIdentifier::TeamsExtensionUser(user) = CommunicationIdentifier::from_raw_id("8:acs:resource-id_tenant-id_user-oid") else { panic!() };
+    /// assert_eq!(user.resource_id(), "resource-id");
+    /// ```
     pub fn resource_id(&self) -> &str {
         &self.resource_id
     }
 
     /// The cloud.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationCloudEnvironment, CommunicationIdentifier};
+    ///
+    /// let CommunicationIdentifier::TeamsExtensionUser(user) = CommunicationIdentifier::from_raw_id("8:gcch-acs:resource-id_tenant-id_user-oid") else { panic!() };
+    /// assert_eq!(user.cloud(), CommunicationCloudEnvironment::Gcch);
+    /// ```
     pub fn cloud(&self) -> CommunicationCloudEnvironment {
         self.cloud
     }

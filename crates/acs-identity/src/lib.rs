@@ -5,12 +5,15 @@
 //!
 //! # Getting started
 //!
-//! ```no_run
+//! ```
 //! use acs_identity::{CommunicationIdentityClient, TokenScope};
 //! use std::time::Duration;
 //!
-//! # async fn example() -> acs_identity::Result<()> {
-//! let conn = std::env::var("ACS_CONNECTION_STRING").expect("set ACS_CONNECTION_STRING");
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+//! # let conn = emulator.connection_string();
+//! // let conn = std::env::var("ACS_CONNECTION_STRING")?;
 //! let client = CommunicationIdentityClient::from_connection_string(&conn)?;
 //!
 //! let created = client
@@ -22,6 +25,14 @@
 //! client.revoke_tokens(&created.user).await?;
 //! client.delete_user(&created.user).await?;
 //! # Ok(())
+//! # }
+//! ```
+//!
+//! Preview-only operations do not exist on the stable client:
+//!
+//! ```compile_fail
+//! # async fn f(client: acs_identity::CommunicationIdentityClient, user: acs_identity::CommunicationUserIdentifier) {
+//! client.get_user(&user).await; // no such method: use acs_identity::preview::CommunicationIdentityClient
 //! # }
 //! ```
 //!

@@ -13,12 +13,15 @@
 //!
 //! # Examples
 //!
-//! ```no_run
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+//! # let connection_string = emulator.connection_string();
 //! use acs_identity::preview::CommunicationIdentityClient;
 //!
-//! # async fn example() -> acs_identity::Result<()> {
-//! let conn = std::env::var("ACS_CONNECTION_STRING").expect("set ACS_CONNECTION_STRING");
-//! let client = CommunicationIdentityClient::from_connection_string(&conn)?;
+//! // endpoint=https://<resource>.communication.azure.com/;accesskey=<key>
+//! let client = CommunicationIdentityClient::from_connection_string(&connection_string)?;
 //! let user = client.create_user().custom_id("alice@contoso.com").await?;
 //! let again = client.create_user().custom_id("alice@contoso.com").await?;
 //! assert_eq!(user, again);
@@ -49,9 +52,37 @@ use crate::token::CommunicationUserAndToken;
 pub use crate::client::Preview;
 
 /// The client pinned to a preview api-version.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{PREVIEW_DEFAULT, preview::CommunicationIdentityClient};
+///
+/// let client = CommunicationIdentityClient::from_connection_string(
+///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+/// )?;
+/// assert_eq!(client.api_version(), PREVIEW_DEFAULT);
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 pub type CommunicationIdentityClient = client::IdentityClient<Preview>;
 
 /// A user as [`get_user`](CommunicationIdentityClient::get_user) reads it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// let user = client.create_user().custom_id("alice@contoso.com").await?;
+/// let detail = client.get_user(&user).await?;
+/// assert_eq!(detail.user, user);
+/// assert_eq!(detail.custom_id.as_deref(), Some("alice@contoso.com"));
+/// assert_eq!(detail.last_token_issued_at, None);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CommunicationUserDetail {
@@ -69,12 +100,36 @@ impl client::IdentityClient<Preview> {
     /// # Errors
     ///
     /// [`Error::ConnectionString`] when the string does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::preview::CommunicationIdentityClient;
+    ///
+    /// let client = CommunicationIdentityClient::from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+    /// )?;
+    /// assert_eq!(client.api_version(), "2025-03-02-preview");
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
     pub fn from_connection_string(connection_string: &str) -> Result<Self> {
         ClientBuilder::from_connection_string(connection_string)?.build_preview()
     }
 
     /// A builder for a preview client of the resource at `endpoint`; finish
     /// it with [`build_preview`](ClientBuilder::build_preview).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, preview::CommunicationIdentityClient};
+    ///
+    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .build_preview()?;
+    /// assert_eq!(client.api_version(), "2025-03-02-preview");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(endpoint: &str) -> ClientBuilder {
         client::IdentityClient::<client::Stable>::builder(endpoint)
     }
@@ -84,6 +139,26 @@ impl client::IdentityClient<Preview> {
     /// # Errors
     ///
     /// [`Error::Service`] (404 for an unknown or deleted user) and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let created = client.create_user_and_token([TokenScope::Chat]).await?;
+    /// let detail = client.get_user(&created.user).await?;
+    /// assert_eq!(detail.custom_id, None);
+    /// assert!(detail.last_token_issued_at.is_some());
+    ///
+    /// client.delete_user(&created.user).await?;
+    /// assert!(client.get_user(&created.user).await.unwrap_err().is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_user(
         &self,
         user: &CommunicationUserIdentifier,
@@ -109,6 +184,28 @@ impl client::IdentityClient<Preview> {
     /// # Errors
     ///
     /// [`Error::Service`] when no Entra assignment allows it, and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+    /// # let claims = serde_json::json!({"appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
+    /// # let entra_token = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+    ///
+    /// // `entra_token`: the user's Entra ID token, issued to application `app-id`
+    /// // for user `user-oid` of tenant `tenant-id`. An assignment must allow it.
+    /// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::User, ["app-id"]);
+    /// client.upsert_entra_assignment("user-oid", spec).await?;
+    /// let exchanged = client.exchange_entra_token(&entra_token).await?;
+    /// assert!(!exchanged.access_token.token().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn exchange_entra_token(
         &self,
         entra_user_token: &str,
@@ -132,12 +229,31 @@ impl client::IdentityClient<Preview> {
     /// Every Entra assignment, following `nextLink` page by page as the
     /// stream is read.
     ///
+    /// # Errors
+    ///
+    /// An item is an error when a page could not be fetched:
+    /// [`Error::Service`] and the other call errors, or
+    /// [`Error::InvalidArgument`] for a `nextLink` outside the endpoint. The
+    /// stream ends after an error.
+    ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// # emulator.set_page_size(2);
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
     /// use futures_util::TryStreamExt;
-    /// # async fn example(client: acs_identity::preview::CommunicationIdentityClient) -> acs_identity::Result<()> {
+    ///
+    /// for user in ["user-1", "user-2", "user-3"] {
+    ///     let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::User, ["app-id"]);
+    ///     client.upsert_entra_assignment(user, spec).await?;
+    /// }
+    /// // Every page, however many there are.
     /// let all: Vec<_> = client.list_entra_assignments().try_collect().await?;
+    /// assert_eq!(all.len(), 3);
     /// # Ok(())
     /// # }
     /// ```
@@ -268,6 +384,24 @@ impl client::IdentityClient<Preview> {
     /// # Errors
     ///
     /// [`Error::Service`] (404 when there is none) and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+    ///
+    /// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::Group, ["app-id"]);
+    /// client.upsert_entra_assignment("group-oid", spec).await?;
+    /// let assignment = client.get_entra_assignment("group-oid").await?;
+    /// assert_eq!(assignment.principal_type, EntraPrincipalType::Group);
+    /// assert!(client.get_entra_assignment("other-oid").await.unwrap_err().is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_entra_assignment(&self, object_id: &str) -> Result<EntraAssignment> {
         non_empty("object_id", object_id)?;
         let core = self.core();
@@ -286,6 +420,24 @@ impl client::IdentityClient<Preview> {
     /// # Errors
     ///
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+    ///
+    /// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::Tenant, ["app-id"]);
+    /// let first = client.upsert_entra_assignment("tenant-id", spec.clone()).await?;
+    /// assert!(first.created);
+    /// let again = client.upsert_entra_assignment("tenant-id", spec).await?;
+    /// assert!(!again.created, "replaced");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn upsert_entra_assignment(
         &self,
         object_id: &str,
@@ -314,6 +466,23 @@ impl client::IdentityClient<Preview> {
     /// # Errors
     ///
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+    ///
+    /// let spec = EntraAssignmentSpec::new("tenant-id", EntraPrincipalType::User, ["app-id"]);
+    /// client.upsert_entra_assignment("user-oid", spec).await?;
+    /// client.delete_entra_assignment("user-oid").await?;
+    /// assert!(client.get_entra_assignment("user-oid").await.unwrap_err().is_not_found());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_entra_assignment(&self, object_id: &str) -> Result<()> {
         non_empty("object_id", object_id)?;
         let core = self.core();
@@ -334,6 +503,28 @@ impl client::IdentityClient<Preview> {
     ///
     /// [`Error::InvalidArgument`] for no changes or an empty object id;
     /// [`Error::Service`] and the other call errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
+    ///
+    /// let spec = |kind| EntraAssignmentSpec::new("tenant-id", kind, ["app-id"]);
+    /// client.upsert_entra_assignment("group-oid", spec(EntraPrincipalType::Group)).await?;
+    /// let written = client
+    ///     .update_entra_assignments([
+    ///         ("user-oid".to_string(), Some(spec(EntraPrincipalType::User))), // add
+    ///         ("group-oid".to_string(), None),                                 // remove
+    ///     ])
+    ///     .await?;
+    /// assert_eq!(written.map(|w| w.len()), Some(1));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn update_entra_assignments(
         &self,
         changes: impl IntoIterator<Item = (String, Option<EntraAssignmentSpec>)>,
@@ -404,6 +595,20 @@ fn raw_spec(spec: EntraAssignmentSpec) -> t::EntraAssignmentCreateOrUpdateReques
 impl<'a> CreateUser<'a, Preview> {
     /// Links the new user to your own id (1 to 256 characters); creating
     /// again with the same custom id returns the same user.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// let alice = client.create_user().custom_id("alice@contoso.com").await?;
+    /// let again = client.create_user().custom_id("alice@contoso.com").await?;
+    /// assert_eq!(alice, again);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn custom_id(mut self, custom_id: impl Into<String>) -> Self {
         self.custom_id = Some(custom_id.into());
         self
@@ -413,6 +618,23 @@ impl<'a> CreateUser<'a, Preview> {
 impl<'a> CreateUserAndToken<'a, Preview> {
     /// Links the new user to your own id (1 to 256 characters); creating
     /// again with the same custom id returns the same user (with a new token).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let first = client.create_user_and_token([TokenScope::Chat]).custom_id("bob").await?;
+    /// let again = client.create_user_and_token([TokenScope::Chat]).custom_id("bob").await?;
+    /// assert_eq!(first.user, again.user);
+    /// assert_ne!(first.access_token, again.access_token);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn custom_id(mut self, custom_id: impl Into<String>) -> Self {
         self.custom_id = Some(custom_id.into());
         self

@@ -5,6 +5,15 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 
 /// Statuses worth another try: timeout, throttling and server errors.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::RETRY_STATUSES;
+///
+/// assert!(RETRY_STATUSES.contains(&429));
+/// assert!(!RETRY_STATUSES.contains(&404));
+/// ```
 pub const RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 
 /// Retry settings. The defaults are those of the official Azure SDKs:
@@ -41,6 +50,25 @@ impl Default for RetryOptions {
 
 impl RetryOptions {
     /// No retries at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # emulator.set_faults("create_identity:503x1".parse()?);
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, RetryOptions};
+    ///
+    /// // The next create gets 503 Service Unavailable; without retries, so does the call.
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .retry(RetryOptions::none())
+    ///     .build()?;
+    /// assert_eq!(client.create_user().await.unwrap_err().status(), Some(503));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn none() -> Self {
         Self {
             max_retries: 0,
@@ -49,24 +77,76 @@ impl RetryOptions {
     }
 
     /// How many times a call is tried again after the first try.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # emulator.set_faults("create_identity:503x2".parse()?);
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, RetryOptions};
+    /// use std::time::Duration;
+    ///
+    /// // The next two creates get 503 Service Unavailable; the third try succeeds.
+    /// let retry = RetryOptions::default().max_retries(2).initial_delay(Duration::from_millis(10));
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .retry(retry)
+    ///     .build()?;
+    /// assert!(client.create_user().await.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
     /// The wait before the first retry (doubled for each later one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::RetryOptions;
+    /// use std::time::Duration;
+    ///
+    /// // Waits of about 0.2 s, 0.4 s, 0.8 s (± 20 %).
+    /// let retry = RetryOptions::default().initial_delay(Duration::from_millis(200));
+    /// assert_ne!(retry, RetryOptions::default());
+    /// ```
     pub fn initial_delay(mut self, d: Duration) -> Self {
         self.initial_delay = d;
         self
     }
 
     /// The longest wait between tries computed by backoff.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::RetryOptions;
+    /// use std::time::Duration;
+    ///
+    /// // Never wait more than 5 s between tries, however many there are.
+    /// let retry = RetryOptions::default().max_retries(10).max_delay(Duration::from_secs(5));
+    /// assert_eq!(retry.get_max_retries(), 10);
+    /// ```
     pub fn max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
         self
     }
 
     /// The configured number of retries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::RetryOptions;
+    ///
+    /// assert_eq!(RetryOptions::default().get_max_retries(), 3);
+    /// assert_eq!(RetryOptions::none().get_max_retries(), 0);
+    /// ```
     pub fn get_max_retries(&self) -> u32 {
         self.max_retries
     }

@@ -35,12 +35,30 @@ pub enum TokenScope {
 }
 
 /// A scope string that is empty or has white space or a comma in it.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{InvalidScope, TokenScope};
+///
+/// assert_eq!("chat voip".parse::<TokenScope>(), Err(InvalidScope("chat voip".into())));
+/// assert!("".parse::<TokenScope>().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid token scope {0:?}: it must be non-empty, without spaces or commas")]
 pub struct InvalidScope(pub String);
 
 impl TokenScope {
     /// The wire value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::TokenScope;
+    ///
+    /// assert_eq!(TokenScope::ChatJoin.as_str(), "chat.join");
+    /// assert_eq!(TokenScope::Other("future.scope".into()).as_str(), "future.scope");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             TokenScope::Chat => "chat",
@@ -53,6 +71,15 @@ impl TokenScope {
     }
 
     /// The five scopes the API documents.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::TokenScope;
+    ///
+    /// assert!(TokenScope::KNOWN.contains(&TokenScope::VoipJoin));
+    /// assert!(TokenScope::KNOWN.iter().all(|s| !matches!(s, TokenScope::Other(_))));
+    /// ```
     pub const KNOWN: [TokenScope; 5] = [
         TokenScope::Chat,
         TokenScope::Voip,

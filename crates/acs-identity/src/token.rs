@@ -28,6 +28,18 @@ pub struct AccessToken {
 
 impl AccessToken {
     /// A token and its expiry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::AccessToken;
+    /// use chrono::{Duration, Utc};
+    ///
+    /// // E.g. a token your token service stored, with the expiry it was issued with.
+    /// let expires_on = Utc::now() + Duration::hours(1);
+    /// let token = AccessToken::new("eyJhbGciOi.payload.sig", expires_on);
+    /// assert_eq!(token.expires_on(), expires_on);
+    /// ```
     pub fn new(token: impl Into<String>, expires_on: DateTime<Utc>) -> Self {
         Self {
             token: token.into(),
@@ -36,11 +48,45 @@ impl AccessToken {
     }
 
     /// The token (a secret: whoever holds it acts as the user).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    ///
+    /// let created = client.create_user_and_token([TokenScope::Chat]).await?;
+    /// // Hand this to the chat or calling client of `created.user`.
+    /// let jwt = created.access_token.token();
+    /// assert_eq!(jwt.split('.').count(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token(&self) -> &str {
         &self.token
     }
 
     /// When the token expires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::TokenScope;
+    /// use std::time::Duration;
+    ///
+    /// let user = client.create_user().await?;
+    /// let token = client.get_token(&user, [TokenScope::Voip]).expires_in(Duration::from_secs(3600)).await?;
+    /// assert!(token.expires_on() > chrono::Utc::now() + Duration::from_secs(3500));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn expires_on(&self) -> DateTime<Utc> {
         self.expires_on
     }
@@ -56,6 +102,22 @@ impl fmt::Debug for AccessToken {
 }
 
 /// A user and an access token issued to it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::TokenScope;
+///
+/// let created = client.create_user_and_token([TokenScope::Chat]).await?;
+/// let token = client.get_token(&created.user, [TokenScope::Chat]).await?;
+/// assert_ne!(token, created.access_token);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CommunicationUserAndToken {
@@ -66,8 +128,34 @@ pub struct CommunicationUserAndToken {
 }
 
 /// The shortest token lifetime the service issues.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+/// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+/// use acs_identity::{MIN_TOKEN_LIFETIME, TokenScope};
+///
+/// let user = client.create_user().await?;
+/// let token = client.get_token(&user, [TokenScope::Chat]).expires_in(MIN_TOKEN_LIFETIME).await?;
+/// assert!(token.expires_on() <= chrono::Utc::now() + MIN_TOKEN_LIFETIME);
+/// # Ok(())
+/// # }
+/// ```
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// The longest token lifetime the service issues (and its default).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
+/// use std::time::Duration;
+///
+/// assert_eq!(MAX_TOKEN_LIFETIME, Duration::from_secs(24 * 60 * 60));
+/// assert!(MIN_TOKEN_LIFETIME < MAX_TOKEN_LIFETIME);
+/// ```
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Checks a lifetime before anything is sent: whole minutes, from 60 to

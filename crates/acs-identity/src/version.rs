@@ -3,12 +3,50 @@
 use crate::error::{Error, Result};
 
 /// The api-version the stable client sends unless told otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentityClient, STABLE_DEFAULT};
+///
+/// let client = CommunicationIdentityClient::from_connection_string(
+///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+/// )?;
+/// assert_eq!(client.api_version(), STABLE_DEFAULT);
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 pub const STABLE_DEFAULT: &str = "2025-06-30";
 /// The api-version the preview client sends unless told otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{PREVIEW_DEFAULT, preview::CommunicationIdentityClient};
+///
+/// let client = CommunicationIdentityClient::from_connection_string(
+///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+/// )?;
+/// assert_eq!(client.api_version(), PREVIEW_DEFAULT);
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 pub const PREVIEW_DEFAULT: &str = "2025-03-02-preview";
 /// Stable api-versions the service accepts, oldest first. Older ones lack
 /// the Teams Phone extension operations (the service answers those with an
 /// error).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{CommunicationIdentityClient, STABLE_DEFAULT, STABLE_VERSIONS};
+///
+/// assert!(STABLE_VERSIONS.contains(&STABLE_DEFAULT));
+/// let conn = "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0";
+/// for version in STABLE_VERSIONS {
+///     let client = CommunicationIdentityClient::builder_from_connection_string(conn)?.api_version(*version).build()?;
+///     assert_eq!(client.api_version(), *version);
+/// }
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
 pub const STABLE_VERSIONS: &[&str] = &[
     "2021-03-07",
     "2022-06-01",
