@@ -323,24 +323,41 @@ impl Core {
 
 /// A success response must be JSON where the API says so.
 pub(crate) fn expect_json<T>(response: &ResponseValue<T>, call: &Call) -> Result<()> {
-    let content_type = response
-        .headers()
+    if is_json(response.headers()) {
+        return Ok(());
+    }
+    Err(not_json(
+        response.status().as_u16(),
+        response.headers(),
+        call,
+    ))
+}
+
+/// Whether the headers declare a JSON body (`application/json` or `…+json`).
+pub(crate) fn is_json(headers: &reqwest::header::HeaderMap) -> bool {
+    let content_type = headers
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let media = content_type.split(';').next().unwrap_or_default().trim();
-    if media == "application/json" || media.ends_with("+json") {
-        return Ok(());
-    }
-    Err(Error::Decode(Box::new(DecodeError {
-        status: Some(response.status().as_u16()),
+    media == "application/json" || media.ends_with("+json")
+}
+
+/// The decode error for a success answer that is not JSON.
+pub(crate) fn not_json(status: u16, headers: &reqwest::header::HeaderMap, call: &Call) -> Error {
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    Error::Decode(Box::new(DecodeError {
+        status: Some(status),
         reason: format!("content type {content_type:?} is not JSON"),
         snippet: String::new(),
         request_id: Some(call.request_id.clone()),
-    })))
+    }))
 }
 
-fn check_not_empty(name: &'static str, value: &str) -> Result<()> {
+pub(crate) fn check_not_empty(name: &'static str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::invalid(name, "must not be empty"));
     }

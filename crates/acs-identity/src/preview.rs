@@ -210,9 +210,7 @@ impl client::IdentityClient<Preview> {
         &self,
         entra_user_token: &str,
     ) -> Result<CommunicationUserAndToken> {
-        if entra_user_token.trim().is_empty() {
-            return Err(Error::invalid("entra_user_token", "must not be empty"));
-        }
+        client::check_not_empty("entra_user_token", entra_user_token)?;
         let core = self.core();
         let body = t::EntraExchangeTokenRequest(serde_json::Map::new());
         let (response, call) = core
@@ -331,23 +329,10 @@ impl client::IdentityClient<Preview> {
             .expect("mapping a transport error does not wait")
         })?;
         let status = response.status().as_u16();
-        let json = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                let media = ct.split(';').next().unwrap_or_default().trim();
-                media == "application/json" || media.ends_with("+json")
-            });
-        let body = response.bytes().await.unwrap_or_default();
-        if status == 200 && !json {
-            return Err(Error::Decode(Box::new(DecodeError {
-                status: Some(status),
-                reason: "the next page is not JSON".into(),
-                snippet: String::new(),
-                request_id: Some(call.request_id.clone()),
-            })));
+        if status == 200 && !client::is_json(response.headers()) {
+            return Err(client::not_json(status, response.headers(), &call));
         }
+        let body = response.bytes().await.unwrap_or_default();
         if status == 200 {
             return serde_json::from_slice(&body).map_err(|e| {
                 Error::Decode(Box::new(DecodeError {
@@ -403,7 +388,7 @@ impl client::IdentityClient<Preview> {
     /// # }
     /// ```
     pub async fn get_entra_assignment(&self, object_id: &str) -> Result<EntraAssignment> {
-        non_empty("object_id", object_id)?;
+        client::check_not_empty("object_id", object_id)?;
         let core = self.core();
         let (response, call) = core
             .run(Idempotency::Safe, None, || {
@@ -443,8 +428,8 @@ impl client::IdentityClient<Preview> {
         object_id: &str,
         spec: EntraAssignmentSpec,
     ) -> Result<Upserted<EntraAssignment>> {
-        non_empty("object_id", object_id)?;
-        non_empty("tenant_id", &spec.tenant_id)?;
+        client::check_not_empty("object_id", object_id)?;
+        client::check_not_empty("tenant_id", &spec.tenant_id)?;
         let core = self.core();
         let body = raw_spec(spec);
         let (response, call) = core
@@ -484,7 +469,7 @@ impl client::IdentityClient<Preview> {
     /// # }
     /// ```
     pub async fn delete_entra_assignment(&self, object_id: &str) -> Result<()> {
-        non_empty("object_id", object_id)?;
+        client::check_not_empty("object_id", object_id)?;
         let core = self.core();
         core.run(Idempotency::Safe, None, || {
             self.raw()
@@ -531,7 +516,7 @@ impl client::IdentityClient<Preview> {
     ) -> Result<Option<Vec<EntraAssignment>>> {
         let mut map = HashMap::new();
         for (object_id, spec) in changes {
-            non_empty("object_id", &object_id)?;
+            client::check_not_empty("object_id", &object_id)?;
             map.insert(object_id, spec.map(raw_spec));
         }
         if map.is_empty() {
@@ -575,13 +560,6 @@ impl client::IdentityClient<Preview> {
         })?;
         Ok(Some(parsed.value.into_iter().map(Into::into).collect()))
     }
-}
-
-fn non_empty(name: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid(name, "must not be empty"));
-    }
-    Ok(())
 }
 
 fn raw_spec(spec: EntraAssignmentSpec) -> t::EntraAssignmentCreateOrUpdateRequest {
