@@ -206,6 +206,23 @@ fn not_the_error_shape(status: u16, body: &[u8], request_id: Option<String>) -> 
     }))
 }
 
+/// Decodes a success body the client read itself (list pages, the bulk
+/// update), with the same error as a body the generated code could not decode.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+    call: &Call,
+) -> crate::Result<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        decode(
+            Some(status),
+            format!("not the JSON the API describes: {e}"),
+            body,
+            Some(call.request_id.clone()),
+        )
+    })
+}
+
 fn decode(status: Option<u16>, reason: String, body: &[u8], request_id: Option<String>) -> Error {
     Error::Decode(Box::new(DecodeError {
         status,

@@ -201,10 +201,8 @@ impl Pipeline {
                 "attempt finished"
             );
 
-            if !can_retry
-                || retry_number >= self.retry.get_max_retries()
-                || !retry::should_retry(outcome, call.idempotency)
-            {
+            // `can_retry` is false on the last attempt the options allow.
+            if !can_retry || !retry::should_retry(outcome, call.idempotency) {
                 return result;
             }
             let asked = result
@@ -259,20 +257,18 @@ async fn read_bounded(
     mut response: reqwest::Response,
     call: &Call,
 ) -> reqwest::Result<reqwest::Response> {
-    let too_large = response
+    let mut too_large = response
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BODY as u64);
     // A body that arrives in one chunk (the usual case) is kept as is; more
     // chunks are joined.
     let mut body = bytes::Bytes::new();
     let mut joined: Option<bytes::BytesMut> = None;
-    if too_large {
-        call.update(|r| r.body_too_large = true);
-    } else {
+    if !too_large {
         while let Some(chunk) = response.chunk().await? {
             let read = joined.as_ref().map_or(body.len(), |j| j.len());
             if read + chunk.len() > MAX_RESPONSE_BODY {
-                call.update(|r| r.body_too_large = true);
+                too_large = true;
                 body = bytes::Bytes::new();
                 joined = None;
                 break;
@@ -302,7 +298,8 @@ async fn read_bounded(
         .body(body)
         .expect("status, version and URL come from a valid response");
     *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
-    if too_large || call.record().body_too_large {
+    if too_large {
+        call.update(|r| r.body_too_large = true);
         rebuilt
             .headers_mut()
             .remove(reqwest::header::CONTENT_LENGTH);

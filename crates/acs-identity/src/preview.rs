@@ -43,11 +43,12 @@ use crate::assignment::{EntraAssignment, EntraAssignmentSpec, Upserted};
 use crate::builder::ClientBuilder;
 use crate::client::{self, CreateUser, CreateUserAndToken, expect_json};
 use crate::convert::{self, require_token};
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
 use crate::pipeline::CALL;
 use crate::retry::Idempotency;
 use crate::token::CommunicationUserAndToken;
+use progenitor_client::Error as RawError;
 
 pub use crate::client::Preview;
 
@@ -321,42 +322,35 @@ impl client::IdentityClient<Preview> {
                     .await
             })
             .await;
-        let response = result.map_err(|e| {
-            futures_util::FutureExt::now_or_never(convert::error::<t::CommunicationErrorResponse>(
-                progenitor_client::Error::CommunicationError(e),
-                &call,
-            ))
-            .expect("mapping a transport error does not wait")
-        })?;
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                return Err(convert::error::<t::CommunicationErrorResponse>(
+                    RawError::CommunicationError(e),
+                    &call,
+                )
+                .await);
+            }
+        };
         let status = response.status().as_u16();
         if status == 200 && !client::is_json(response.headers()) {
             return Err(client::not_json(status, response.headers(), &call));
         }
         let body = response.bytes().await.unwrap_or_default();
         if status == 200 {
-            return serde_json::from_slice(&body).map_err(|e| {
-                Error::Decode(Box::new(DecodeError {
-                    status: Some(status),
-                    reason: format!("not the JSON the API describes: {e}"),
-                    snippet: convert::redact(&crate::error::snippet(&body)),
-                    request_id: Some(call.request_id.clone()),
-                }))
-            });
+            return convert::decode_json(status, &body, &call);
         }
+        // Other answers are mapped as the generated operations' are.
         let err = match serde_json::from_slice::<t::CommunicationErrorResponse>(&body) {
             Ok(parsed) if status >= 400 => {
-                let rebuilt = http::Response::builder()
-                    .status(status)
-                    .body(Vec::new())
-                    .expect("a valid status");
-                let value = progenitor_client::ResponseValue::new(
+                let code = reqwest::StatusCode::from_u16(status).expect("a status the server sent");
+                RawError::ErrorResponse(progenitor_client::ResponseValue::new(
                     parsed,
-                    reqwest::StatusCode::from_u16(status).expect("a valid status"),
-                    reqwest::Response::from(rebuilt).headers().clone(),
-                );
-                progenitor_client::Error::ErrorResponse(value)
+                    code,
+                    Default::default(),
+                ))
             }
-            _ => progenitor_client::Error::InvalidResponsePayload(
+            _ => RawError::InvalidResponsePayload(
                 body,
                 serde::de::Error::custom("not an error body"),
             ),
@@ -550,14 +544,7 @@ impl client::IdentityClient<Preview> {
                     Some(Box::new(e)),
                 ))
             })?;
-        let parsed: t::EntraAssignmentsResponse = serde_json::from_slice(&body).map_err(|e| {
-            Error::Decode(Box::new(DecodeError {
-                status: Some(status),
-                reason: format!("not the JSON the API describes: {e}"),
-                snippet: convert::redact(&crate::error::snippet(&body)),
-                request_id: Some(call.request_id.clone()),
-            }))
-        })?;
+        let parsed: t::EntraAssignmentsResponse = convert::decode_json(status, &body, &call)?;
         Ok(Some(parsed.value.into_iter().map(Into::into).collect()))
     }
 }
