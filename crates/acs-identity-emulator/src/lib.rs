@@ -216,7 +216,7 @@ impl std::fmt::Debug for Emulator {
 pub struct StatsSnapshot {
     /// Requests received.
     pub requests: u64,
-    /// Requests refused with 401.
+    /// Requests answered with 401 (any authentication or token check).
     pub unauthorized: u64,
     /// Faults injected.
     pub faults: u64,

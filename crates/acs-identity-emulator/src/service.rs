@@ -201,7 +201,13 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let mut reply = match dispatch(&shared, req).await {
         Ok(Some(resp)) => resp,
         Ok(None) => return Reply::Drop,
-        Err(e) => error_response(&e),
+        Err(e) => {
+            // Every 401, whichever check refused the request, is counted here.
+            if e.status == 401 {
+                shared.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
+            }
+            error_response(&e)
+        }
     };
     if let Some(id) = request_id {
         reply.headers_mut().insert("x-ms-client-request-id", id);
@@ -322,10 +328,7 @@ async fn dispatch(
         &body,
         &shared.access_key,
         now,
-    )
-    .inspect_err(|_| {
-        shared.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
-    })?;
+    )?;
 
     let version = query_param(&query, "api-version").ok_or_else(|| {
         ApiError::new(
@@ -356,16 +359,13 @@ async fn dispatch(
     let bearer = match (&caller, op.takes_user_token()) {
         (Caller::Bearer(token), true) => Some(token.as_str()),
         (Caller::Key, true) => {
-            shared.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
             return Err(ApiError::unauthorized(
                 "InvalidAccessToken",
                 "This operation takes the user's Entra ID token as the bearer token.",
             ));
         }
         (Caller::Bearer(token), false) => {
-            check_management_token(token).inspect_err(|_| {
-                shared.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
-            })?;
+            check_management_token(token)?;
             None
         }
         (Caller::Key, false) => None,

@@ -5,7 +5,7 @@ mod emulator;
 mod token;
 mod user;
 
-use acs_identity::{CommunicationIdentityClient, TokenScope};
+use acs_identity::{ClientBuilder, CommunicationIdentityClient, TokenScope};
 
 use crate::cli::{Cli, Command, Output};
 
@@ -48,24 +48,24 @@ impl Context {
         })
     }
 
+    /// A builder from the connection string, pinned to --api-version when given.
+    fn builder(&self) -> Result<ClientBuilder, Failure> {
+        let builder =
+            CommunicationIdentityClient::builder_from_connection_string(self.connection_string()?)?;
+        Ok(match &self.api_version {
+            Some(v) => builder.api_version(v),
+            None => builder,
+        })
+    }
+
     /// The stable client (or pinned to --api-version).
     pub fn stable(&self) -> Result<CommunicationIdentityClient, Failure> {
-        let mut builder =
-            CommunicationIdentityClient::builder_from_connection_string(self.connection_string()?)?;
-        if let Some(v) = &self.api_version {
-            builder = builder.api_version(v);
-        }
-        Ok(builder.build()?)
+        Ok(self.builder()?.build()?)
     }
 
     /// The preview client (preview-only commands pick it themselves).
     pub fn preview(&self) -> Result<acs_identity::preview::CommunicationIdentityClient, Failure> {
-        let mut builder =
-            CommunicationIdentityClient::builder_from_connection_string(self.connection_string()?)?;
-        if let Some(v) = &self.api_version {
-            builder = builder.api_version(v);
-        }
-        Ok(builder.build_preview()?)
+        Ok(self.builder()?.build_preview()?)
     }
 }
 
