@@ -102,7 +102,9 @@ pub async fn exec(
     operation_id: &'static str,
     content_types: &[(&str, &'static str)],
 ) -> reqwest::Result<reqwest::Response> {
-    request.headers_mut().remove("api-version");
+    static API_VERSION: reqwest::header::HeaderName =
+        reqwest::header::HeaderName::from_static("api-version");
+    request.headers_mut().remove(&API_VERSION);
     if let Some((_, content_type)) = content_types.iter().find(|(op, _)| *op == operation_id) {
         request.headers_mut().insert(
             reqwest::header::CONTENT_TYPE,

@@ -175,7 +175,7 @@ pub trait ApiFamily: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
         raw: &'a Self::Raw,
         core: &'a Core,
         args: CreateArgs,
-    ) -> BoxFuture<'a, Result<Created>>;
+    ) -> impl Future<Output = Result<Created>> + Send + 'a;
     #[doc(hidden)]
     fn issue_token<'a>(
         raw: &'a Self::Raw,
@@ -183,38 +183,38 @@ pub trait ApiFamily: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
         user: &'a str,
         scopes: &'a [TokenScope],
         minutes: Option<i32>,
-    ) -> BoxFuture<'a, Result<AccessToken>>;
+    ) -> impl Future<Output = Result<AccessToken>> + Send + 'a;
     #[doc(hidden)]
     fn revoke_tokens<'a>(
         raw: &'a Self::Raw,
         core: &'a Core,
         user: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> impl Future<Output = Result<()>> + Send + 'a;
     #[doc(hidden)]
     fn delete_user<'a>(
         raw: &'a Self::Raw,
         core: &'a Core,
         user: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> impl Future<Output = Result<()>> + Send + 'a;
     #[doc(hidden)]
     fn teams_user_token<'a>(
         raw: &'a Self::Raw,
         core: &'a Core,
         options: &'a GetTokenForTeamsUserOptions,
-    ) -> BoxFuture<'a, Result<AccessToken>>;
+    ) -> impl Future<Output = Result<AccessToken>> + Send + 'a;
     #[doc(hidden)]
     fn teams_extension_token<'a>(
         raw: &'a Self::Raw,
         core: &'a Core,
         entra_token: &'a str,
-    ) -> BoxFuture<'a, Result<CommunicationUserAndToken>>;
+    ) -> impl Future<Output = Result<CommunicationUserAndToken>> + Send + 'a;
     #[doc(hidden)]
     fn get_teams_extension_assignment<'a>(
         raw: &'a Self::Raw,
         core: &'a Core,
         tenant_id: &'a str,
         object_id: &'a str,
-    ) -> BoxFuture<'a, Result<TeamsExtensionAssignment>>;
+    ) -> impl Future<Output = Result<TeamsExtensionAssignment>> + Send + 'a;
     #[doc(hidden)]
     fn upsert_teams_extension_assignment<'a>(
         raw: &'a Self::Raw,
@@ -223,14 +223,14 @@ pub trait ApiFamily: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
         object_id: &'a str,
         principal_type: &'a TeamsExtensionPrincipalType,
         client_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Upserted<TeamsExtensionAssignment>>>;
+    ) -> impl Future<Output = Result<Upserted<TeamsExtensionAssignment>>> + Send + 'a;
     #[doc(hidden)]
     fn delete_teams_extension_assignment<'a>(
         raw: &'a Self::Raw,
         core: &'a Core,
         tenant_id: &'a str,
         object_id: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> impl Future<Output = Result<()>> + Send + 'a;
 }
 
 /// What a create call returned: the user, its token if one was issued,
@@ -335,12 +335,15 @@ pub(crate) fn expect_json<T>(response: &ResponseValue<T>, call: &Call) -> Result
 
 /// Whether the headers declare a JSON body (`application/json` or `…+json`).
 pub(crate) fn is_json(headers: &reqwest::header::HeaderMap) -> bool {
-    let content_type = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media = content_type.split(';').next().unwrap_or_default().trim();
-    media == "application/json" || media.ends_with("+json")
+    // On the bytes: the media type is ASCII, so a value that is not (and
+    // would not convert to `&str`) cannot match either.
+    let Some(value) = headers.get(reqwest::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let bytes = value.as_bytes();
+    let media = bytes.split(|&b| b == b';').next().unwrap_or_default();
+    let media = media.trim_ascii();
+    media.is_ascii() && (media == b"application/json" || media.ends_with(b"+json"))
 }
 
 /// The decode error for a success answer that is not JSON.
@@ -386,8 +389,8 @@ macro_rules! shared_ops {
                 raw: &'a Self::Raw,
                 core: &'a Core,
                 args: CreateArgs,
-            ) -> BoxFuture<'a, Result<Created>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<Created>> + Send + 'a {
+                async move {
                     let idempotency = if args.custom_id.is_some() {
                         Idempotency::Safe
                     } else {
@@ -409,7 +412,7 @@ macro_rules! shared_ops {
                         status,
                         call,
                     })
-                })
+                }
             }
 
             fn issue_token<'a>(
@@ -418,8 +421,8 @@ macro_rules! shared_ops {
                 user: &'a str,
                 scopes: &'a [TokenScope],
                 minutes: Option<i32>,
-            ) -> BoxFuture<'a, Result<AccessToken>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<AccessToken>> + Send + 'a {
+                async move {
                     let body = raw::$m::types::CommunicationIdentityAccessTokenRequest {
                         scopes: scopes
                             .iter()
@@ -434,43 +437,43 @@ macro_rules! shared_ops {
                         .await?;
                     expect_json(&response, &call)?;
                     Ok(response.into_inner().into())
-                })
+                }
             }
 
             fn revoke_tokens<'a>(
                 raw: &'a Self::Raw,
                 core: &'a Core,
                 user: &'a str,
-            ) -> BoxFuture<'a, Result<()>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<()>> + Send + 'a {
+                async move {
                     core.run(Idempotency::Safe, None, || {
                         raw.revoke_access_tokens(user, &core.api_version)
                     })
                     .await?;
                     Ok(())
-                })
+                }
             }
 
             fn delete_user<'a>(
                 raw: &'a Self::Raw,
                 core: &'a Core,
                 user: &'a str,
-            ) -> BoxFuture<'a, Result<()>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<()>> + Send + 'a {
+                async move {
                     core.run(Idempotency::Safe, None, || {
                         raw.delete_identity(user, &core.api_version)
                     })
                     .await?;
                     Ok(())
-                })
+                }
             }
 
             fn teams_user_token<'a>(
                 raw: &'a Self::Raw,
                 core: &'a Core,
                 options: &'a GetTokenForTeamsUserOptions,
-            ) -> BoxFuture<'a, Result<AccessToken>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<AccessToken>> + Send + 'a {
+                async move {
                     let body = raw::$m::types::TeamsUserExchangeTokenRequest {
                         token: options.teams_user_aad_token.clone(),
                         app_id: options.client_id.clone(),
@@ -483,15 +486,15 @@ macro_rules! shared_ops {
                         .await?;
                     expect_json(&response, &call)?;
                     Ok(response.into_inner().into())
-                })
+                }
             }
 
             fn teams_extension_token<'a>(
                 raw: &'a Self::Raw,
                 core: &'a Core,
                 entra_token: &'a str,
-            ) -> BoxFuture<'a, Result<CommunicationUserAndToken>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<CommunicationUserAndToken>> + Send + 'a {
+                async move {
                     let body =
                         raw::$m::types::TeamsExtensionExchangeTokenRequest(serde_json::Map::new());
                     let (response, call) = core
@@ -502,7 +505,7 @@ macro_rules! shared_ops {
                     expect_json(&response, &call)?;
                     let status = response.status().as_u16();
                     require_token(response.into_inner(), &call, status)
-                })
+                }
             }
 
             fn get_teams_extension_assignment<'a>(
@@ -510,8 +513,8 @@ macro_rules! shared_ops {
                 core: &'a Core,
                 tenant_id: &'a str,
                 object_id: &'a str,
-            ) -> BoxFuture<'a, Result<TeamsExtensionAssignment>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<TeamsExtensionAssignment>> + Send + 'a {
+                async move {
                     let (response, call) = core
                         .run(Idempotency::Safe, None, || {
                             raw.get_teams_extension_assignment(
@@ -523,7 +526,7 @@ macro_rules! shared_ops {
                         .await?;
                     expect_json(&response, &call)?;
                     Ok(response.into_inner().into())
-                })
+                }
             }
 
             fn upsert_teams_extension_assignment<'a>(
@@ -533,8 +536,8 @@ macro_rules! shared_ops {
                 object_id: &'a str,
                 principal_type: &'a TeamsExtensionPrincipalType,
                 client_ids: &'a [String],
-            ) -> BoxFuture<'a, Result<Upserted<TeamsExtensionAssignment>>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<Upserted<TeamsExtensionAssignment>>> + Send + 'a {
+                async move {
                     let body = raw::$m::types::TeamsExtensionAssignmentCreateOrUpdateRequest {
                         principal_type: raw::$m::types::TeamsExtensionPrincipalType(
                             principal_type.to_string(),
@@ -557,7 +560,7 @@ macro_rules! shared_ops {
                         value: response.into_inner().into(),
                         created,
                     })
-                })
+                }
             }
 
             fn delete_teams_extension_assignment<'a>(
@@ -565,8 +568,8 @@ macro_rules! shared_ops {
                 core: &'a Core,
                 tenant_id: &'a str,
                 object_id: &'a str,
-            ) -> BoxFuture<'a, Result<()>> {
-                Box::pin(async move {
+            ) -> impl Future<Output = Result<()>> + Send + 'a {
+                async move {
                     core.run(Idempotency::Safe, None, || {
                         raw.delete_teams_extension_assignment(
                             tenant_id,
@@ -576,7 +579,7 @@ macro_rules! shared_ops {
                     })
                     .await?;
                     Ok(())
-                })
+                }
             }
         }
     };
