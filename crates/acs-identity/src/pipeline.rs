@@ -155,57 +155,17 @@ impl Pipeline {
         let mut request = Some(request);
         loop {
             let attempt = retry_number + 1;
-            call.update(|r| {
-                r.attempts = attempt;
-                r.body_too_large = false;
-            });
-            // Bodies built by the generated code are in memory, so a copy is
-            // always possible; a streaming body would be sent once. The last
-            // attempt the options allow sends the original: no copy.
-            let original = request.take().expect("kept while retries are possible");
-            let last_allowed = retry_number >= self.retry.get_max_retries();
-            let copy = if last_allowed {
-                None
-            } else {
-                original.try_clone()
-            };
-            let (mut req, can_retry) = match copy {
-                Some(copy) => {
-                    request = Some(original);
-                    (copy, true)
-                }
-                None => (original, false),
-            };
-            self.prepare(&mut req, &call);
-            let remaining = self
-                .deadline
-                .map(|d| d.saturating_sub(call.started.elapsed()));
-            let timeout = match (self.per_try_timeout, remaining) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            *req.timeout_mut() = timeout;
-
-            let sent = Instant::now();
-            let result = match client.execute(req).await {
-                Ok(response) => read_bounded(response, &call).await,
-                Err(e) => Err(e),
-            };
-            let outcome = match &result {
-                Ok(r) => Outcome::Status(r.status().as_u16()),
-                Err(e) if e.is_connect() => Outcome::ConnectFailed,
-                Err(e) if e.is_timeout() => Outcome::TimedOut,
-                Err(_) => Outcome::Broken,
-            };
-            if let Outcome::Status(status) = outcome {
-                call.update(|r| r.last_status = Some(status));
-            }
-            tracing::debug!(
+            // Built in a plain function, so none of its locals stay in this
+            // future while the attempt runs.
+            let (result, outcome) = send_once(
+                client,
+                self.next_attempt(&mut request, retry_number, &call),
+                &call,
                 attempt,
-                ?outcome,
-                duration_ms = sent.elapsed().as_millis() as u64,
-                "attempt finished"
-            );
+            )
+            .await;
+            // The original is kept exactly when another attempt may follow.
+            let can_retry = request.is_some();
 
             // `can_retry` is false on the last attempt the options allow.
             if !can_retry || !retry::should_retry(outcome, call.idempotency) {
@@ -222,10 +182,55 @@ impl Pipeline {
                 tracing::debug!(?delay, "no time left for another attempt");
                 return result;
             }
+            drop(result);
             tracing::debug!(?delay, "retrying");
-            tokio::time::sleep(delay).await;
+            // Boxed: the timer is only built when a retry waits, and the
+            // future of every call stays small.
+            Box::pin(tokio::time::sleep(delay)).await;
             retry_number += 1;
         }
+    }
+
+    /// The request for attempt `retry_number + 1`, with its headers,
+    /// authentication and timeout. `request` keeps the original (for the
+    /// next attempt) exactly when another attempt may follow.
+    fn next_attempt(
+        &self,
+        request: &mut Option<reqwest::Request>,
+        retry_number: u32,
+        call: &Call,
+    ) -> reqwest::Request {
+        call.update(|r| {
+            r.attempts = retry_number + 1;
+            r.body_too_large = false;
+        });
+        // Bodies built by the generated code are in memory, so a copy is
+        // always possible; a streaming body would be sent once. The last
+        // attempt the options allow sends the original: no copy.
+        let original = request.take().expect("kept while retries are possible");
+        let last_allowed = retry_number >= self.retry.get_max_retries();
+        let copy = if last_allowed {
+            None
+        } else {
+            original.try_clone()
+        };
+        let mut req = match copy {
+            Some(copy) => {
+                *request = Some(original);
+                copy
+            }
+            None => original,
+        };
+        self.prepare(&mut req, call);
+        let remaining = self
+            .deadline
+            .map(|d| d.saturating_sub(call.started.elapsed()));
+        let timeout = match (self.per_try_timeout, remaining) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        *req.timeout_mut() = timeout;
+        req
     }
 
     /// Headers and authentication for one attempt.
@@ -255,6 +260,36 @@ impl Pipeline {
             (None, Auth::Token(_)) => {}
         }
     }
+}
+
+/// Sends one attempt and reads its answer; classifies the outcome.
+async fn send_once(
+    client: &reqwest::Client,
+    req: reqwest::Request,
+    call: &Call,
+    attempt: u32,
+) -> (reqwest::Result<reqwest::Response>, Outcome) {
+    let sent = Instant::now();
+    let result = match client.execute(req).await {
+        Ok(response) => read_bounded(response, call).await,
+        Err(e) => Err(e),
+    };
+    let outcome = match &result {
+        Ok(r) => Outcome::Status(r.status().as_u16()),
+        Err(e) if e.is_connect() => Outcome::ConnectFailed,
+        Err(e) if e.is_timeout() => Outcome::TimedOut,
+        Err(_) => Outcome::Broken,
+    };
+    if let Outcome::Status(status) = outcome {
+        call.update(|r| r.last_status = Some(status));
+    }
+    tracing::debug!(
+        attempt,
+        ?outcome,
+        duration_ms = sent.elapsed().as_millis() as u64,
+        "attempt finished"
+    );
+    (result, outcome)
 }
 
 /// Reads the whole body (up to [`MAX_RESPONSE_BODY`]) and rebuilds the
