@@ -426,7 +426,11 @@ macro_rules! shared_ops {
                     let body = raw::$m::types::CommunicationIdentityAccessTokenRequest {
                         scopes: scopes
                             .iter()
-                            .map(|s| raw::$m::types::CommunicationIdentityTokenScope(s.to_string()))
+                            .map(|s| {
+                                raw::$m::types::CommunicationIdentityTokenScope(
+                                    s.as_str().to_owned(),
+                                )
+                            })
                             .collect(),
                         expires_in_minutes: minutes,
                     };
@@ -596,7 +600,9 @@ macro_rules! create_body {
             create_token_with_scopes: $args
                 .scopes
                 .iter()
-                .map(|s| raw::v2025_06_30::types::CommunicationIdentityTokenScope(s.to_string()))
+                .map(|s| {
+                    raw::v2025_06_30::types::CommunicationIdentityTokenScope(s.as_str().to_owned())
+                })
                 .collect(),
             expires_in_minutes: $args.minutes,
         }
@@ -614,7 +620,7 @@ macro_rules! create_body {
             create_token_with_scopes: $args
                 .scopes
                 .iter()
-                .map(|s| t::CommunicationIdentityTokenScope(s.to_string()))
+                .map(|s| t::CommunicationIdentityTokenScope(s.as_str().to_owned()))
                 .collect(),
             custom_id,
             expires_in_minutes: $args.minutes,

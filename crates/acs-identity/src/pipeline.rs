@@ -102,7 +102,9 @@ impl Call {
             // correlation id needs no OS randomness (a system call per call).
             request_id: uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
                 .into_uuid()
-                .to_string(),
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned(),
             idempotency,
             bearer,
             started: Instant::now(),
