@@ -7,7 +7,7 @@
 //! `/proc/<pid>/stat` and the load generator's from `/proc/self/stat`. Both
 //! share the machine's cores.
 //!
-//! For each concurrency (1, 8, 64) it runs 30 pairs of batches: each pair is
+//! For each concurrency (1, 8, 64) it runs 60 pairs of batches: each pair is
 //! one batch of `get_token` calls through (a) and one through (b), back to
 //! back, in alternating order (a b, b a, …), with
 //!
@@ -58,7 +58,7 @@ const CONCURRENCY: [usize; 3] = [1, 8, 64];
 /// of (b), back to back, in alternating order (a b, b a, …). A shared
 /// machine changes speed over seconds, so short pairs see the same machine
 /// and their ratio is compared, not the sums of long runs.
-const PAIRS: usize = 30;
+const PAIRS: usize = 60;
 /// The longest one batch may take.
 const BATCH_LIMIT: Duration = Duration::from_secs(60);
 /// After this long, no further rounds start (the run stays under 3 minutes).
