@@ -472,8 +472,7 @@ async fn load_run(
                     &mut b
                 };
                 cell.add(result, e1 - e0, g1 - g0);
-                if verbose {
-                    let (throughput, p50) = cell.batches[cell.batches.len() - 1];
+                if verbose && let Some((throughput, p50)) = cell.batches.last() {
                     println!(
                         "concurrency {concurrency}, pair {pair}, {which:?}: {throughput:.0} req/s, p50 {p50:.0} µs"
                     );

@@ -335,15 +335,12 @@ pub(crate) fn expect_json<T>(response: &ResponseValue<T>, call: &Call) -> Result
 
 /// Whether the headers declare a JSON body (`application/json` or `…+json`).
 pub(crate) fn is_json(headers: &reqwest::header::HeaderMap) -> bool {
-    // On the bytes: the media type is ASCII, so a value that is not (and
-    // would not convert to `&str`) cannot match either.
-    let Some(value) = headers.get(reqwest::header::CONTENT_TYPE) else {
-        return false;
-    };
-    let bytes = value.as_bytes();
-    let media = bytes.split(|&b| b == b';').next().unwrap_or_default();
-    let media = media.trim_ascii();
-    media.is_ascii() && (media == b"application/json" || media.ends_with(b"+json"))
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    media == "application/json" || media.ends_with("+json")
 }
 
 /// The decode error for a success answer that is not JSON.

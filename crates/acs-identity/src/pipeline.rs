@@ -136,12 +136,13 @@ impl acs_identity_raw::Transport for Pipeline {
             .try_with(Arc::clone)
             .unwrap_or_else(|_| Call::new(Idempotency::Safe, None));
         let span = tracing::info_span!("acs_identity.call", operation = operation_id, request_id = %call.request_id);
+        let run = self.run(client, request, call);
         // Entering and leaving a span on every poll costs even when no
         // subscriber wants it; a disabled span is left out.
         if span.is_disabled() {
-            Box::pin(self.run(client, request, call))
+            Box::pin(run)
         } else {
-            Box::pin(self.run(client, request, call).instrument(span))
+            Box::pin(run.instrument(span))
         }
     }
 }
