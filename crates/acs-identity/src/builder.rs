@@ -47,6 +47,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     application_id: Option<String>,
     clock: Option<Clock>,
+    allow_insecure_http: bool,
 }
 
 #[derive(Clone)]
@@ -72,6 +73,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("per_try_timeout", &self.per_try_timeout)
             .field("deadline", &self.deadline)
             .field("application_id", &self.application_id)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +90,7 @@ impl ClientBuilder {
             http: None,
             application_id: None,
             clock: None,
+            allow_insecure_http: false,
         }
     }
 
@@ -334,12 +337,38 @@ impl ClientBuilder {
         self
     }
 
+    /// Allow a plain `http://` endpoint on a host other than this machine
+    /// (default: refused). Over plain http the requests' signatures (which
+    /// the service accepts for 15 minutes) and the tokens in the answers can
+    /// be read and replayed by anyone on the path. Loopback endpoints
+    /// (`127.0.0.0/8`, `::1`, `localhost`), where the emulator runs, are
+    /// always allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient, Error};
+    ///
+    /// let builder = CommunicationIdentityClient::builder("http://192.0.2.2:8080")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?);
+    /// assert!(matches!(builder.clone().build(), Err(Error::InsecureEndpoint { .. })));
+    /// // An emulator on another machine of a trusted test network:
+    /// assert!(builder.allow_insecure_http(true).build().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     /// Builds the stable client.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a bad endpoint, a missing credential, a
-    /// preview or malformed api-version, or a bad application id.
+    /// preview or malformed api-version, or a bad application id;
+    /// [`Error::InsecureEndpoint`] for plain http to a host that is not
+    /// loopback (see [`allow_insecure_http`](Self::allow_insecure_http)).
     ///
     /// # Examples
     ///
@@ -393,6 +422,11 @@ impl ClientBuilder {
     fn core(self, api_version: String) -> Result<Core> {
         let endpoint: Url = parse_endpoint(&self.endpoint)
             .map_err(|e| Error::invalid("endpoint", e.to_string()))?;
+        if endpoint.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&endpoint) {
+            return Err(Error::InsecureEndpoint {
+                host: endpoint.host_str().unwrap_or_default().to_owned(),
+            });
+        }
         let auth = match self.auth {
             Some(Credential::Key(key)) => Auth::Key(key),
             Some(Credential::Token(credential)) => Auth::Token(TokenCache::new(credential)),
@@ -441,5 +475,15 @@ impl ClientBuilder {
                 })?,
         };
         Ok(Core::new(endpoint, api_version, http, pipeline))
+    }
+}
+
+/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

@@ -48,6 +48,18 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The endpoint is plain `http://` to a host other than this machine:
+    /// the access key's signatures (replayable for 15 minutes) and the
+    /// tokens in the answers would cross the network in clear text. Use
+    /// `https://`, or allow it with
+    /// [`ClientBuilder::allow_insecure_http`](crate::ClientBuilder::allow_insecure_http).
+    #[error(
+        "refusing plain http to `{host}`: credentials and tokens would cross the network in clear text; use https, or allow_insecure_http(true) for a trusted network"
+    )]
+    InsecureEndpoint {
+        /// The endpoint's host.
+        host: String,
+    },
     /// The token credential could not produce a token.
     #[error("credential failed: {message}")]
     Credential {

@@ -13,6 +13,8 @@
 //!    [`MAX_RESPONSE_BODY`] bytes;
 //! 4. the outcome is classified ([`crate::retry`]); a retryable outcome with
 //!    retries and time left waits (`Retry-After`, or backoff) and goes again.
+//!    A requested wait longer than the retry options' `max_delay`, or one
+//!    that would pass the deadline, ends the call with that answer at once.
 //!
 //! Per-call facts (request id, idempotency, bearer token) reach the pipeline
 //! through a task-local [`Call`] set by the client method; what the pipeline
@@ -178,9 +180,17 @@ impl Pipeline {
                 .as_ref()
                 .ok()
                 .and_then(|r| retry::retry_after(r.headers(), (self.clock)()));
+            if let Some(asked) = asked
+                && asked > self.retry.get_max_delay()
+            {
+                // However absurd the header, the answer is returned now
+                // rather than after a wait the options do not allow.
+                tracing::debug!(?asked, "the service asks for a longer wait than allowed");
+                return result;
+            }
             let delay = asked.unwrap_or_else(|| self.retry.backoff(retry_number));
             if let Some(deadline) = self.deadline
-                && call.started.elapsed() + delay >= deadline
+                && call.started.elapsed().saturating_add(delay) >= deadline
             {
                 tracing::debug!(?delay, "no time left for another attempt");
                 return result;

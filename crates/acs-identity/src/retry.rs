@@ -20,6 +20,12 @@ pub const RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 /// 3 retries, exponential backoff from 0.8 s with jitter, at most 60 s
 /// between tries.
 ///
+/// A wait the service asks for (`Retry-After`, `retry-after-ms`,
+/// `x-ms-retry-after-ms`) is honoured up to [`max_delay`](Self::max_delay):
+/// when the service asks for a longer one, or for one that would pass the
+/// call's deadline, the client does not wait and returns the service's
+/// answer at once.
+///
 /// # Examples
 ///
 /// ```
@@ -120,7 +126,9 @@ impl RetryOptions {
         self
     }
 
-    /// The longest wait between tries computed by backoff.
+    /// The longest wait between tries, computed by backoff or asked for by
+    /// the service. An answer that asks for a longer wait ends the retries
+    /// at once, with that answer as the call's error.
     ///
     /// # Examples
     ///
@@ -151,6 +159,20 @@ impl RetryOptions {
         self.max_retries
     }
 
+    /// The longest wait between tries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::RetryOptions;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(RetryOptions::default().get_max_delay(), Duration::from_secs(60));
+    /// ```
+    pub fn get_max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
     /// The backoff before retry number `retry` (0 for the first retry):
     /// `initial · 2^retry`, capped at `max_delay`, then scaled by a random
     /// factor in [0.8, 1.2) (and capped again).
@@ -159,8 +181,10 @@ impl RetryOptions {
             .initial_delay
             .saturating_mul(1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX));
         let capped = exp.min(self.max_delay);
-        capped
-            .mul_f64(0.8 + 0.4 * fastrand::f64())
+        // Scaled through f64 seconds without panicking: a `max_delay` near
+        // `Duration::MAX` times 1.2 does not fit in a `Duration`.
+        Duration::try_from_secs_f64(capped.as_secs_f64() * (0.8 + 0.4 * fastrand::f64()))
+            .unwrap_or(self.max_delay)
             .min(self.max_delay)
     }
 }
@@ -206,18 +230,23 @@ pub(crate) fn should_retry(outcome: Outcome, idempotency: Idempotency) -> bool {
 /// The wait a response asks for: `x-ms-retry-after-ms`, then
 /// `retry-after-ms` (milliseconds), then `Retry-After` (seconds, or an HTTP
 /// date measured against `now`; a past date means no wait).
+///
+/// Any header value is read without panicking: a value that is not a
+/// non-negative number or an HTTP date is ignored, and one too large for a
+/// `Duration` reads as `Duration::MAX` (longer than any client waits).
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
         if let Some(ms) = header_str(headers, name).and_then(|v| v.trim().parse::<f64>().ok())
-            && ms.is_finite()
+            && !ms.is_nan()
             && ms >= 0.0
         {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
+            return Some(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX));
         }
     }
     let value = header_str(headers, "retry-after")?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is still a (very long) wait.
+        return Some(value.parse().map_or(Duration::MAX, Duration::from_secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -285,6 +314,67 @@ mod tests {
         }
         let h = headers(&[("retry-after-ms", "NaN"), ("retry-after", "2")]);
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn absurd_retry_after_values_never_panic() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let far = Duration::from_secs(60 * 60 * 24 * 365);
+        // Values that ask for longer than any client waits.
+        for long in ["1e300", "1e20", "1.8e19", "inf", "+inf", "1e308"] {
+            for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
+                let got = retry_after(&headers(&[(name, long)]), now);
+                assert!(got.is_some_and(|d| d > far), "{name}: {long} gave {got:?}");
+            }
+        }
+        for long in [
+            "99999999",
+            "99999999999999999999999999999",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let got = retry_after(&headers(&[("retry-after", long)]), now);
+            assert!(got.is_some_and(|d| d > far), "{long} gave {got:?}");
+        }
+        // Values that ask for nothing readable are ignored.
+        for junk in [
+            "NaN", "-inf", "-1", "-0.5e3", "0x10", "1e", "", " ", "1 000",
+        ] {
+            for name in ["x-ms-retry-after-ms", "retry-after-ms", "retry-after"] {
+                assert_eq!(
+                    retry_after(&headers(&[(name, junk)]), now),
+                    None,
+                    "{name}: {junk:?}"
+                );
+            }
+        }
+        // Bytes that are not visible ASCII.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            HeaderValue::from_bytes(b"\xff\xfe 12").unwrap(),
+        );
+        h.insert(
+            "retry-after-ms",
+            HeaderValue::from_bytes("\u{661}\u{662}".as_bytes()).unwrap(),
+        );
+        assert_eq!(retry_after(&h, now), None);
+        // A date before the epoch, or long past, is no wait.
+        let h = headers(&[("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT")]);
+        assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn backoff_never_panics_on_extreme_options() {
+        let r = RetryOptions::default()
+            .initial_delay(Duration::MAX)
+            .max_delay(Duration::MAX);
+        for retry in [0, 1, 31, 32, u32::MAX] {
+            assert!(r.backoff(retry) <= Duration::MAX);
+        }
+        let zero = RetryOptions::default()
+            .initial_delay(Duration::ZERO)
+            .max_delay(Duration::ZERO);
+        assert_eq!(zero.backoff(3), Duration::ZERO);
     }
 
     #[test]
