@@ -26,6 +26,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "VERSION")]
     pub api_version: Option<String>,
 
+    /// Send the access key's signatures over plain http to a host other than
+    /// this machine (refused by default: anyone on the path could read the
+    /// tokens and replay the requests).
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
+
     /// Output format (default: json when stdout is not a terminal, else table).
     #[arg(long, global = true, value_enum)]
     pub output: Option<Output>,
@@ -71,7 +77,7 @@ pub enum UserCommand {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
         /// Token lifetime in minutes (60 to 1440; default 1440).
-        #[arg(long, value_name = "N", requires = "scopes")]
+        #[arg(long, value_name = "N", requires = "scopes", value_parser = clap::value_parser!(u32).range(60..=1440))]
         expires_in_minutes: Option<u32>,
         /// Link the user to your own id; the same id always gives the same
         /// user (preview).
@@ -100,7 +106,7 @@ pub enum TokenCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<String>,
         /// Lifetime in minutes (60 to 1440; default 1440).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(60..=1440))]
         expires_in_minutes: Option<u32>,
     },
     /// Revoke every token issued to a user so far.

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     if cli.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(tracing_subscriber::EnvFilter::new(
                 "acs_identity=debug,acs_identity_emulator=debug",
             ))
@@ -27,15 +28,16 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            let failure = cmd::Failure::call(format!("could not start the async runtime: {e}"));
+            output::error(&failure);
+            return ExitCode::from(failure.exit_code());
         }
     };
     match runtime.block_on(cmd::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            output::error(&failure);
+            ExitCode::from(failure.exit_code())
         }
     }
 }

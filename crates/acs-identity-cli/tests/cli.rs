@@ -147,7 +147,7 @@ async fn token_issue_and_revoke() {
     assert!(!e.is_token_valid(&token));
 
     let bad_scope = run(&conn, &["token", "issue", &id, "--scopes", "chat voip"]).await;
-    assert_eq!(bad_scope.status.code(), Some(1));
+    assert_eq!(bad_scope.status.code(), Some(2));
     assert!(stderr(&bad_scope).contains("invalid token scope"));
     let too_short = run(
         &conn,
@@ -162,8 +162,9 @@ async fn token_issue_and_revoke() {
         ],
     )
     .await;
-    assert_eq!(too_short.status.code(), Some(1));
-    assert!(stderr(&too_short).contains("minimum of 60"));
+    assert_eq!(too_short.status.code(), Some(2));
+    assert!(stderr(&too_short).contains("--expires-in-minutes"));
+    assert!(stderr(&too_short).contains("60..=1440"));
     let unknown_user = run(
         &conn,
         &["token", "issue", "8:acs:nobody", "--scopes", "voip"],
@@ -352,7 +353,7 @@ async fn assignments_teams_extension_and_entra() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn usage_errors_exit_2_and_missing_connection_strings_exit_1() {
+async fn usage_errors_and_missing_connection_strings_exit_2() {
     let (_e, conn) = emulator().await;
     for args in [
         &["user"][..],
@@ -374,14 +375,14 @@ async fn usage_errors_exit_2_and_missing_connection_strings_exit_1() {
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no connection string"));
     let out = run(
         "endpoint=https://x.example;accesskey=c2VjcmV0LWtleQ==;extra=1",
         &["user", "create"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("invalid connection string")
             && !stderr(&out).contains("c2VjcmV0LWtleQ")

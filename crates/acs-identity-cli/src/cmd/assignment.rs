@@ -86,7 +86,7 @@ pub async fn run(cx: &Context, command: AssignmentCommand) -> Result<(), Failure
                     let a = client
                         .get_teams_extension_assignment(&t.tenant_id, &t.object_id)
                         .await?;
-                    output::print(cx.output, &teams_json(&a));
+                    output::print(cx.output, &teams_json(&a))?;
                 }
                 TeamsExtensionCommand::Set {
                     target,
@@ -104,7 +104,7 @@ pub async fn run(cx: &Context, command: AssignmentCommand) -> Result<(), Failure
                             client_ids,
                         )
                         .await?;
-                    output::print(cx.output, &teams_json(&up.value));
+                    output::print(cx.output, &teams_json(&up.value))?;
                 }
                 TeamsExtensionCommand::Delete(t) => {
                     client
@@ -116,7 +116,7 @@ pub async fn run(cx: &Context, command: AssignmentCommand) -> Result<(), Failure
                             "deleted the assignment of {} in {}",
                             t.object_id, t.tenant_id
                         ),
-                    );
+                    )?;
                 }
             }
         }
@@ -129,13 +129,13 @@ pub async fn run(cx: &Context, command: AssignmentCommand) -> Result<(), Failure
                     output::print(
                         cx.output,
                         &json!({ "value": all.iter().map(entra_json).collect::<Vec<_>>() }),
-                    );
+                    )?;
                 }
                 EntraCommand::Get { object_id } => {
                     output::print(
                         cx.output,
                         &entra_json(&client.get_entra_assignment(&object_id).await?),
-                    );
+                    )?;
                 }
                 EntraCommand::Set {
                     object_id,
@@ -152,11 +152,11 @@ pub async fn run(cx: &Context, command: AssignmentCommand) -> Result<(), Failure
                             EntraAssignmentSpec::new(tenant_id, kind, client_ids),
                         )
                         .await?;
-                    output::print(cx.output, &entra_json(&up.value));
+                    output::print(cx.output, &entra_json(&up.value))?;
                 }
                 EntraCommand::Delete { object_id } => {
                     client.delete_entra_assignment(&object_id).await?;
-                    output::done(cx.output, &format!("deleted the assignment of {object_id}"));
+                    output::done(cx.output, &format!("deleted the assignment of {object_id}"))?;
                 }
                 EntraCommand::Update { changes: text } => {
                     match client.update_entra_assignments(changes(&text)?).await? {
@@ -165,7 +165,7 @@ pub async fn run(cx: &Context, command: AssignmentCommand) -> Result<(), Failure
                             &json!({ "value": written.iter().map(entra_json).collect::<Vec<_>>() }),
                         ),
                         None => output::done(cx.output, "updated"),
-                    }
+                    }?
                 }
             }
         }

@@ -27,8 +27,8 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     let emulator = builder
         .start()
         .await
-        .map_err(|e| Failure::from(e.to_string()))?;
-    output::line(&emulator.connection_string());
+        .map_err(|e| Failure::call(e.to_string()))?;
+    output::line(&emulator.connection_string())?;
     wait_for_signal().await?;
     emulator.shutdown().await;
     Ok(())
@@ -38,9 +38,9 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
 async fn wait_for_signal() -> Result<(), Failure> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())
-        .map_err(|e| Failure::from(format!("could not watch SIGTERM: {e}")))?;
+        .map_err(|e| Failure::call(format!("could not watch SIGTERM: {e}")))?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r.map_err(|e| Failure::from(format!("could not watch SIGINT: {e}"))),
+        r = tokio::signal::ctrl_c() => r.map_err(|e| Failure::call(format!("could not watch SIGINT: {e}"))),
         _ = term.recv() => Ok(()),
     }
 }
@@ -49,5 +49,5 @@ async fn wait_for_signal() -> Result<(), Failure> {
 async fn wait_for_signal() -> Result<(), Failure> {
     tokio::signal::ctrl_c()
         .await
-        .map_err(|e| Failure::from(format!("could not watch Ctrl-C: {e}")))
+        .map_err(|e| Failure::call(format!("could not watch Ctrl-C: {e}")))
 }

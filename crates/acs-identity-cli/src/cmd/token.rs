@@ -27,13 +27,13 @@ pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
             if let Some(d) = lifetime(expires_in_minutes) {
                 req = req.expires_in(d);
             }
-            output::print(cx.output, &token_json(&req.await?));
+            output::print(cx.output, &token_json(&req.await?))?;
         }
         TokenCommand::Revoke { id } => {
             cx.stable()?
                 .revoke_tokens(&CommunicationUserIdentifier::new(&id)?)
                 .await?;
-            output::done(cx.output, &format!("revoked the tokens of {id}"));
+            output::done(cx.output, &format!("revoked the tokens of {id}"))?;
         }
         TokenCommand::ExchangeTeams {
             teams_token,
@@ -42,18 +42,18 @@ pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
         } => {
             let options = GetTokenForTeamsUserOptions::new(teams_token, app_id, user_id);
             let token = cx.stable()?.get_token_for_teams_user(&options).await?;
-            output::print(cx.output, &token_json(&token));
+            output::print(cx.output, &token_json(&token))?;
         }
         TokenCommand::ExchangeEntra { entra_token } => {
             let result = cx.preview()?.exchange_entra_token(&entra_token).await?;
-            output::print(cx.output, &user_and_token_json(&result));
+            output::print(cx.output, &user_and_token_json(&result))?;
         }
         TokenCommand::ExchangeTeamsExtension { entra_token } => {
             let result = cx
                 .stable()?
                 .exchange_teams_extension_token(&entra_token)
                 .await?;
-            output::print(cx.output, &user_and_token_json(&result));
+            output::print(cx.output, &user_and_token_json(&result))?;
         }
     }
     Ok(())

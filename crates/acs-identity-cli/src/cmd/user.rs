@@ -56,7 +56,7 @@ pub async fn run(cx: &Context, command: UserCommand) -> Result<(), Failure> {
             if let Some(token) = token {
                 out["accessToken"] = token_json(&token);
             }
-            output::print(cx.output, &out);
+            output::print(cx.output, &out)?;
         }
         UserCommand::Get { id } => {
             let detail = cx.preview()?.get_user(&user_id(&id)?).await?;
@@ -67,11 +67,11 @@ pub async fn run(cx: &Context, command: UserCommand) -> Result<(), Failure> {
             if let Some(at) = detail.last_token_issued_at {
                 out["lastTokenIssuedAt"] = json!(at.to_rfc3339());
             }
-            output::print(cx.output, &out);
+            output::print(cx.output, &out)?;
         }
         UserCommand::Delete { id } => {
             cx.stable()?.delete_user(&user_id(&id)?).await?;
-            output::done(cx.output, &format!("deleted {id}"));
+            output::done(cx.output, &format!("deleted {id}"))?;
         }
     }
     Ok(())
