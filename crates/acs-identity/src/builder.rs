@@ -422,6 +422,12 @@ impl ClientBuilder {
     fn core(self, api_version: String) -> Result<Core> {
         let endpoint: Url = parse_endpoint(&self.endpoint)
             .map_err(|e| Error::invalid("endpoint", e.to_string()))?;
+        if endpoint.scheme() == "https" && self.http.is_none() && !crate::tls::HAS_TLS {
+            return Err(Error::invalid(
+                "endpoint",
+                "https needs TLS: enable one of the features rustls-ring, rustls-aws-lc or native-tls",
+            ));
+        }
         if endpoint.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&endpoint) {
             return Err(Error::InsecureEndpoint {
                 host: endpoint.host_str().unwrap_or_default().to_owned(),
@@ -462,17 +468,12 @@ impl ClientBuilder {
         });
         let http = match self.http {
             Some(http) => http,
-            // A signed call is never followed elsewhere: a redirect is an
-            // unexpected status.
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| {
-                    Error::invalid(
-                        "http_client",
-                        format!("could not build a reqwest client: {e}"),
-                    )
-                })?,
+            None => crate::tls::default_http_client().map_err(|e| {
+                Error::invalid(
+                    "http_client",
+                    format!("could not build a reqwest client: {e}"),
+                )
+            })?,
         };
         Ok(Core::new(endpoint, api_version, http, pipeline))
     }

@@ -280,9 +280,9 @@ impl From<CredentialError> for crate::Error {
 
 /// A source of Entra ID bearer tokens.
 ///
-/// With the `azure-identity` feature, every `azure_core` credential
-/// (`DeveloperToolsCredential`, `ManagedIdentityCredential`, …) can be used
-/// through `AzureCoreCredential`.
+/// With the `azure_core` feature, every `Arc<dyn
+/// azure_core::credentials::TokenCredential>` (azure_identity's
+/// `DeveloperToolsCredential`, `ManagedIdentityCredential`, …) is one.
 ///
 /// # Examples
 ///
@@ -368,78 +368,6 @@ impl TokenCache {
         Ok(token)
     }
 }
-
-#[cfg(feature = "azure-identity")]
-mod azure {
-    use super::*;
-
-    /// Adapts an `azure_core` token credential (for example one from
-    /// `azure_identity`) to [`TokenCredential`].
-    ///
-    /// # Examples
-    ///
-    /// Signing in needs a real Entra ID tenant, so this is compiled, not run.
-    ///
-    /// ```no_run
-    /// # use std::sync::Arc;
-    /// # async fn example(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> Result<(), Box<dyn std::error::Error>> {
-    /// use acs_identity::{AzureCoreCredential, CommunicationIdentityClient};
-    ///
-    /// // `credential`: any azure_identity credential, for example
-    /// // `azure_identity::DeveloperToolsCredential::new(None)?`.
-    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
-    ///     .token_credential(AzureCoreCredential::new(credential))
-    ///     .build()?;
-    /// let user = client.create_user().await?; // the credential signs the call in
-    /// assert!(user.id().starts_with("8:acs:"));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[derive(Debug, Clone)]
-    pub struct AzureCoreCredential(Arc<dyn azure_core::credentials::TokenCredential>);
-
-    impl AzureCoreCredential {
-        /// Wraps an `azure_core` credential.
-        ///
-        /// # Examples
-        ///
-        /// ```no_run
-        /// # use std::sync::Arc;
-        /// # fn example(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> acs_identity::Result<()> {
-        /// use acs_identity::{AzureCoreCredential, CommunicationIdentityClient};
-        ///
-        /// // `credential`: e.g. `azure_identity::ManagedIdentityCredential::new(None)?`.
-        /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
-        ///     .token_credential(AzureCoreCredential::new(credential))
-        ///     .build()?;
-        /// assert_eq!(client.api_version(), "2025-06-30");
-        /// # Ok(())
-        /// # }
-        /// ```
-        pub fn new(credential: Arc<dyn azure_core::credentials::TokenCredential>) -> Self {
-            Self(credential)
-        }
-    }
-
-    impl TokenCredential for AzureCoreCredential {
-        fn get_token<'a>(
-            &'a self,
-            scopes: &'a [&'a str],
-        ) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
-            Box::pin(async move {
-                let token = self.0.get_token(scopes, None).await.map_err(|e| {
-                    CredentialError::new("azure_core credential failed", Some(Box::new(e)))
-                })?;
-                let expires_on = SystemTime::UNIX_EPOCH
-                    + Duration::from_secs(token.expires_on.unix_timestamp().max(0) as u64);
-                Ok(EntraToken::new(token.token.secret(), expires_on))
-            })
-        }
-    }
-}
-
-#[cfg(feature = "azure-identity")]
-pub use azure::AzureCoreCredential;
 
 #[cfg(test)]
 mod tests {

@@ -45,8 +45,10 @@
 //!   not have those methods at all.
 //! - Authentication: the access key of a connection string (every request is
 //!   signed with HMAC-SHA256, see [`hmac`]), or Entra ID through a
-//!   [`TokenCredential`] (with feature `azure-identity`, any `azure_identity`
-//!   credential via `AzureCoreCredential`).
+//!   [`TokenCredential`] (with feature `azure_core`, any
+//!   `Arc<dyn azure_core::credentials::TokenCredential>`, such as
+//!   azure_identity's credentials, is one; and `?` turns an [`Error`] into
+//!   an `azure_core::Error`).
 //! - Every call retries throttling and server errors per [`RetryOptions`],
 //!   re-signing each attempt; creating a user without custom id is not
 //!   retried once the request may have reached the service.
@@ -59,8 +61,11 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assignment;
+#[cfg(feature = "azure_core")]
+mod azure;
 mod builder;
 mod client;
 mod communication_token_credential;
@@ -74,6 +79,7 @@ mod pipeline;
 pub mod preview;
 mod retry;
 mod scope;
+mod tls;
 mod token;
 mod version;
 
@@ -90,8 +96,6 @@ pub use communication_token_credential::{
     CommunicationTokenCredential, CommunicationTokenCredentialBuilder, InvalidToken, RefreshedToken,
 };
 pub use connection_string::{ConnectionString, ConnectionStringError};
-#[cfg(feature = "azure-identity")]
-pub use credential::AzureCoreCredential;
 pub use credential::{
     AccessKey, BoxFuture, CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey,
     TokenCredential,
