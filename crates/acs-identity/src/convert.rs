@@ -240,11 +240,24 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "the connection failed"
     };
-    // reqwest's own text may hold the URL; it carries no credentials.
-    match std::error::Error::source(e) {
-        Some(source) => format!("{kind}: {source}"),
-        None => kind.to_string(),
+    // The whole chain of causes, down to the one that says what happened
+    // (connection refused, a DNS failure, the certificate the TLS handshake
+    // refused): reqwest's own first cause is only "client error (Connect)".
+    // reqwest's text may hold the URL; it carries no credentials.
+    let mut text = kind.to_string();
+    let mut last = String::new();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let part = c.to_string();
+        // Some layers repeat their cause's text in their own.
+        if !part.is_empty() && !last.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        last = part;
+        cause = c.source();
     }
+    text
 }
 
 /// Hides anything in error text that could be a token: long runs of

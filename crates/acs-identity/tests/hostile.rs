@@ -263,3 +263,41 @@ fn plain_http_is_refused_for_hosts_other_than_loopback() {
             .unwrap_or_else(|e| panic!("{endpoint}: {e}"));
     }
 }
+
+#[tokio::test]
+async fn a_failed_connection_says_why() {
+    // Refused: nothing listens on the port.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let client = builder_for(&format!("http://127.0.0.1:{port}"))
+        .retry(RetryOptions::none())
+        .build()
+        .unwrap();
+    let err = bounded(client.revoke_tokens(&user())).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("could not connect"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+
+    // TLS: the server answers the handshake with plain text.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let https = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let _ = stream
+            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        // Holds the connection until the client gives up on it.
+        let _ = stream.read(&mut [0u8; 4096]).await;
+    });
+    let client = builder_for(&https)
+        .retry(RetryOptions::none())
+        .build()
+        .unwrap();
+    let err = bounded(client.revoke_tokens(&user())).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(!text.ends_with("client error (Connect)"), "{text}");
+    assert!(text.contains("could not connect: "), "{text}");
+}
