@@ -65,12 +65,27 @@ pub enum Command {
     #[command(subcommand)]
     Assignment(AssignmentCommand),
     /// Run a local emulator of the service until interrupted.
+    #[command(
+        after_help = "Examples:\n  acs-identity emulator --port 0                 # prints its connection string first\n  acs-identity emulator --data state.db --faults '503x2'"
+    )]
     Emulator(EmulatorArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  acs-identity completions bash > ~/.local/share/bash-completion/completions/acs-identity\n  acs-identity completions zsh > \"${fpath[1]}/_acs-identity\"\n  acs-identity completions fish > ~/.config/fish/completions/acs-identity.fish\n  acs-identity completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user, optionally with an access token.
+    #[command(
+        after_help = "Examples:\n  acs-identity user create\n  acs-identity user create --scopes chat,voip --expires-in-minutes 60\n  acs-identity user create --custom-id alice@contoso.com --scopes chat"
+    )]
     Create {
         /// Also issue a token with these scopes (comma-separated: chat, voip,
         /// chat.join, chat.join.limited, voip.join).
@@ -85,11 +100,13 @@ pub enum UserCommand {
         custom_id: Option<String>,
     },
     /// Show a user: its custom id and when it last got a token (preview).
+    #[command(after_help = "Examples:\n  acs-identity user get 8:acs:...")]
     Get {
         /// The user id (`8:acs:…`).
         id: String,
     },
     /// Delete a user, its data and its tokens.
+    #[command(after_help = "Examples:\n  acs-identity user delete 8:acs:...")]
     Delete {
         /// The user id (`8:acs:…`).
         id: String,
@@ -99,6 +116,9 @@ pub enum UserCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Issue an access token for a user.
+    #[command(
+        after_help = "Examples:\n  acs-identity token issue 8:acs:... --scopes chat,voip\n  acs-identity token issue 8:acs:... --scopes voip.join --expires-in-minutes 60"
+    )]
     Issue {
         /// The user id (`8:acs:…`).
         id: String,
@@ -110,15 +130,28 @@ pub enum TokenCommand {
         expires_in_minutes: Option<u32>,
     },
     /// Revoke every token issued to a user so far.
+    #[command(after_help = "Examples:\n  acs-identity token revoke 8:acs:...")]
     Revoke {
         /// The user id (`8:acs:…`).
         id: String,
     },
     /// Exchange a Teams user's Entra ID token for an ACS token.
+    #[command(
+        after_help = "Examples:\n  acs-identity token exchange-teams --token-file teams-token.txt --app-id <app id> --user-id <object id>\n  msal-get-token | acs-identity token exchange-teams --teams-token - --app-id <app id> --user-id <object id>"
+    )]
     ExchangeTeams {
-        /// The Teams user's Entra ID access token.
-        #[arg(long, value_name = "TOKEN")]
-        teams_token: String,
+        /// The Teams user's Entra ID access token, or `-` to read it from
+        /// stdin (keeps it out of `ps` and the shell's history).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            required_unless_present = "token_file",
+            conflicts_with = "token_file"
+        )]
+        teams_token: Option<String>,
+        /// Read the token from this file.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
         /// The Entra application (client) id the token was issued to.
         #[arg(long, value_name = "ID")]
         app_id: String,
@@ -127,16 +160,40 @@ pub enum TokenCommand {
         user_id: String,
     },
     /// Exchange an Entra ID user's token for an ACS identity and token (preview).
+    #[command(
+        after_help = "Examples:\n  acs-identity token exchange-entra --token-file entra-token.txt\n  get-token | acs-identity token exchange-entra --entra-token -"
+    )]
     ExchangeEntra {
-        /// The user's Entra ID access token.
-        #[arg(long, value_name = "TOKEN")]
-        entra_token: String,
+        /// The user's Entra ID access token, or `-` to read it from stdin
+        /// (keeps it out of `ps` and the shell's history).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            required_unless_present = "token_file",
+            conflicts_with = "token_file"
+        )]
+        entra_token: Option<String>,
+        /// Read the token from this file.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
     },
     /// Exchange a Teams Phone extension user's Entra ID token for an ACS identity and token.
+    #[command(
+        after_help = "Examples:\n  acs-identity token exchange-teams-extension --token-file entra-token.txt"
+    )]
     ExchangeTeamsExtension {
-        /// The user's Entra ID access token.
-        #[arg(long, value_name = "TOKEN")]
-        entra_token: String,
+        /// The user's Entra ID access token, or `-` to read it from stdin
+        /// (keeps it out of `ps` and the shell's history).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            required_unless_present = "token_file",
+            conflicts_with = "token_file"
+        )]
+        entra_token: Option<String>,
+        /// Read the token from this file.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
     },
 }
 
@@ -163,8 +220,14 @@ pub struct TenantObject {
 #[derive(Debug, Subcommand)]
 pub enum TeamsExtensionCommand {
     /// Show an assignment.
+    #[command(
+        after_help = "Examples:\n  acs-identity assignment teams-extension get --tenant-id <tenant> --object-id <object>"
+    )]
     Get(TenantObject),
     /// Create or replace an assignment.
+    #[command(
+        after_help = "Examples:\n  acs-identity assignment teams-extension set --tenant-id <tenant> --object-id <object> --principal-type user --client-ids <app id>"
+    )]
     Set {
         #[command(flatten)]
         target: TenantObject,
@@ -176,20 +239,28 @@ pub enum TeamsExtensionCommand {
         client_ids: Vec<String>,
     },
     /// Delete an assignment.
+    #[command(
+        after_help = "Examples:\n  acs-identity assignment teams-extension delete --tenant-id <tenant> --object-id <object>"
+    )]
     Delete(TenantObject),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum EntraCommand {
     /// List every assignment (all pages).
+    #[command(after_help = "Examples:\n  acs-identity assignment entra list --output table")]
     List,
     /// Show the assignment of an object.
+    #[command(after_help = "Examples:\n  acs-identity assignment entra get --object-id <object>")]
     Get {
         /// The Entra object id (user, group or tenant).
         #[arg(long, value_name = "ID")]
         object_id: String,
     },
     /// Create or replace the assignment of an object.
+    #[command(
+        after_help = "Examples:\n  acs-identity assignment entra set --object-id <group> --tenant-id <tenant> --principal-type group --client-ids <app id>"
+    )]
     Set {
         /// The Entra object id (user, group or tenant).
         #[arg(long, value_name = "ID")]
@@ -205,6 +276,9 @@ pub enum EntraCommand {
         client_ids: Vec<String>,
     },
     /// Delete the assignment of an object.
+    #[command(
+        after_help = "Examples:\n  acs-identity assignment entra delete --object-id <object>"
+    )]
     Delete {
         /// The Entra object id.
         #[arg(long, value_name = "ID")]
@@ -213,6 +287,9 @@ pub enum EntraCommand {
     /// Change several assignments at once: a JSON object keyed by object id,
     /// each value an assignment (`{"tenantId","principalType","clientIds"}`)
     /// or null to remove it.
+    #[command(
+        after_help = "Examples:\n  acs-identity assignment entra update --changes '{\"<object>\": null}'\n  acs-identity assignment entra update --changes @changes.json"
+    )]
     Update {
         /// The changes as JSON, or `@FILE` to read them from a file.
         #[arg(long, value_name = "JSON")]

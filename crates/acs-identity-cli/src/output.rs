@@ -75,6 +75,18 @@ pub fn done(format: Output, message: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Writes text the command itself made (a completion script) as it is.
+///
+/// # Errors
+///
+/// A failed write to stdout.
+pub fn raw(bytes: &[u8]) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(write_failed)
+}
+
 /// Writes `error: …` to stderr. A failure to write there has nowhere to be
 /// reported, so it is ignored (the exit code still tells).
 pub fn error(failure: &Failure) {

@@ -5,7 +5,11 @@ mod emulator;
 mod token;
 mod user;
 
-use acs_identity::{ClientBuilder, CommunicationIdentityClient, TokenScope};
+use std::path::PathBuf;
+
+use acs_identity::{
+    ClientBuilder, CommunicationIdentityClient, CommunicationUserIdentifier, TokenScope,
+};
 
 use crate::cli::{Cli, Command, Output};
 
@@ -123,16 +127,86 @@ impl Context {
     }
 }
 
-/// Parses scope names.
+/// Parses scope names: only the scopes the service documents, with a
+/// suggestion for a near miss.
 pub fn scopes(names: &[String]) -> Result<Vec<TokenScope>, Failure> {
-    names
+    names.iter().map(|name| scope(name.trim())).collect()
+}
+
+fn scope(name: &str) -> Result<TokenScope, Failure> {
+    let known = TokenScope::KNOWN.map(|s| s.as_str().to_owned());
+    let parsed: TokenScope = name
+        .parse()
+        .map_err(|e| Failure::usage(format!("--scopes: {e}")))?;
+    if !matches!(parsed, TokenScope::Other(_)) {
+        return Ok(parsed);
+    }
+    let nearest = known
         .iter()
-        .map(|s| {
-            s.trim()
-                .parse::<TokenScope>()
-                .map_err(|e| Failure::usage(format!("--scopes: {e}")))
-        })
-        .collect()
+        .map(|k| (strsim::levenshtein(&name.to_ascii_lowercase(), k), k))
+        .min();
+    let hint = match nearest {
+        Some((distance, k)) if distance <= 2 => format!("; did you mean \"{k}\"?"),
+        _ => String::new(),
+    };
+    Err(Failure::usage(format!(
+        "--scopes: unknown scope \"{name}\"{hint} (the scopes are {})",
+        known.join(", ")
+    )))
+}
+
+/// A user id as typed, with a hint when it is not an ACS user id.
+pub fn user_id(id: &str) -> Result<CommunicationUserIdentifier, Failure> {
+    if !id.starts_with("8:") {
+        return Err(Failure::usage(format!(
+            "\"{id}\" is not a communication user id: those start with `8:acs:` (as `acs-identity user create` prints them)"
+        )));
+    }
+    Ok(CommunicationUserIdentifier::new(id)?)
+}
+
+/// The largest token read from stdin or a file.
+const MAX_TOKEN_INPUT: u64 = 64 * 1024;
+
+/// A token given as `--FLAG TOKEN`, `--FLAG -` (stdin) or `--token-file PATH`.
+pub fn token_input(
+    value: Option<String>,
+    file: Option<PathBuf>,
+    flag: &str,
+) -> Result<String, Failure> {
+    use std::io::Read as _;
+    let read = |reader: &mut dyn std::io::Read, from: &str| {
+        let mut text = String::new();
+        reader
+            .take(MAX_TOKEN_INPUT + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::usage(format!("could not read the token from {from}: {e}")))?;
+        if text.len() as u64 > MAX_TOKEN_INPUT {
+            return Err(Failure::usage(format!(
+                "the token from {from} is longer than {MAX_TOKEN_INPUT} bytes"
+            )));
+        }
+        Ok(text)
+    };
+    let (text, from) = match (value, file) {
+        (Some(v), _) if v == "-" => (
+            read(&mut std::io::stdin().lock(), "stdin")?,
+            "stdin".to_owned(),
+        ),
+        (Some(v), _) => (v, flag.to_owned()),
+        (None, Some(path)) => {
+            let shown = path.display().to_string();
+            let mut f = std::fs::File::open(&path)
+                .map_err(|e| Failure::usage(format!("could not open --token-file {shown}: {e}")))?;
+            (read(&mut f, &shown)?, shown)
+        }
+        (None, None) => return Err(Failure::usage(format!("give {flag} or --token-file"))),
+    };
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Failure::usage(format!("the token from {from} is empty")));
+    }
+    Ok(token.to_owned())
 }
 
 /// Minutes to a lifetime.
@@ -152,5 +226,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token(c) => token::run(&cx, c).await,
         Command::Assignment(c) => assignment::run(&cx, c).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "acs-identity",
+                &mut script,
+            );
+            crate::output::raw(&script)
+        }
     }
 }

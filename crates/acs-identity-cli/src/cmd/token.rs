@@ -1,12 +1,10 @@
 //! `acs-identity token …`
 
-use acs_identity::{
-    CommunicationUserAndToken, CommunicationUserIdentifier, GetTokenForTeamsUserOptions,
-};
+use acs_identity::{CommunicationUserAndToken, GetTokenForTeamsUserOptions};
 use serde_json::{Value, json};
 
 use super::user::token_json;
-use super::{Context, Failure, lifetime, scopes};
+use super::{Context, Failure, lifetime, scopes, token_input, user_id};
 use crate::cli::TokenCommand;
 use crate::output;
 
@@ -21,7 +19,7 @@ pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
             scopes: names,
             expires_in_minutes,
         } => {
-            let user = CommunicationUserIdentifier::new(id)?;
+            let user = user_id(&id)?;
             let client = cx.stable()?;
             let mut req = client.get_token(&user, scopes(&names)?);
             if let Some(d) = lifetime(expires_in_minutes) {
@@ -30,25 +28,33 @@ pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
             output::print(cx.output, &token_json(&req.await?))?;
         }
         TokenCommand::Revoke { id } => {
-            cx.stable()?
-                .revoke_tokens(&CommunicationUserIdentifier::new(&id)?)
-                .await?;
+            cx.stable()?.revoke_tokens(&user_id(&id)?).await?;
             output::done(cx.output, &format!("revoked the tokens of {id}"))?;
         }
         TokenCommand::ExchangeTeams {
             teams_token,
+            token_file,
             app_id,
             user_id,
         } => {
+            let teams_token = token_input(teams_token, token_file, "--teams-token")?;
             let options = GetTokenForTeamsUserOptions::new(teams_token, app_id, user_id);
             let token = cx.stable()?.get_token_for_teams_user(&options).await?;
             output::print(cx.output, &token_json(&token))?;
         }
-        TokenCommand::ExchangeEntra { entra_token } => {
+        TokenCommand::ExchangeEntra {
+            entra_token,
+            token_file,
+        } => {
+            let entra_token = token_input(entra_token, token_file, "--entra-token")?;
             let result = cx.preview()?.exchange_entra_token(&entra_token).await?;
             output::print(cx.output, &user_and_token_json(&result))?;
         }
-        TokenCommand::ExchangeTeamsExtension { entra_token } => {
+        TokenCommand::ExchangeTeamsExtension {
+            entra_token,
+            token_file,
+        } => {
+            let entra_token = token_input(entra_token, token_file, "--entra-token")?;
             let result = cx
                 .stable()?
                 .exchange_teams_extension_token(&entra_token)

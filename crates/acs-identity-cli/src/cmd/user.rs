@@ -1,19 +1,15 @@
 //! `acs-identity user …`
 
-use acs_identity::{AccessToken, CommunicationUserIdentifier};
+use acs_identity::AccessToken;
 use serde_json::{Value, json};
 
-use super::{Context, Failure, lifetime, scopes};
+use super::{Context, Failure, lifetime, scopes, user_id};
 use crate::cli::UserCommand;
 use crate::output;
 
 /// `{"token","expiresOn"}` as the service writes it.
 pub fn token_json(token: &AccessToken) -> Value {
     json!({ "token": token.token(), "expiresOn": token.expires_on().to_rfc3339() })
-}
-
-fn user_id(id: &str) -> Result<CommunicationUserIdentifier, Failure> {
-    Ok(CommunicationUserIdentifier::new(id)?)
 }
 
 pub async fn run(cx: &Context, command: UserCommand) -> Result<(), Failure> {

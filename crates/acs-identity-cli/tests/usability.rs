@@ -1,0 +1,199 @@
+//! What makes the command pleasant: completions, an example in every
+//! subcommand's help, tokens kept out of argv, scope suggestions.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use acs_identity_emulator::Emulator;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_acs-identity");
+
+fn run_with_stdin(conn: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("ACS_CONNECTION_STRING", conn)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn run(conn: &str, args: &[&str]) -> Output {
+    run_with_stdin(conn, args, b"")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The subcommand names listed under `Commands:` in a help text.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let mut pending = vec![Vec::<String>::new()];
+    let mut leaves = 0;
+    // The tree is small; the bound only guards against a loop.
+    for _ in 0..100 {
+        let Some(path) = pending.pop() else { break };
+        let mut args = path.clone();
+        args.push("--help".into());
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = text(&out.stdout);
+        let children = subcommands(&help);
+        if children.is_empty() {
+            leaves += 1;
+            assert!(
+                help.contains("Examples:\n  acs-identity "),
+                "{args:?}: {help}"
+            );
+        }
+        for child in children {
+            let mut next = path.clone();
+            next.push(child);
+            pending.push(next);
+        }
+    }
+    assert!(pending.is_empty());
+    assert!(leaves >= 18, "{leaves} commands");
+}
+
+#[test]
+fn completion_scripts_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef acs-identity"),
+        ("fish", "complete -c acs-identity"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = run("", &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}");
+        assert!(script.contains("exchange-teams-extension"), "{shell}");
+    }
+    let out = run("", &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unknown_scopes_are_refused_with_a_suggestion() {
+    let conn = "endpoint=https://acs-identity.invalid;accesskey=c2VjcmV0";
+    let out = run(
+        conn,
+        &["token", "issue", "8:acs:x", "--scopes", "chat,voipp"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(r#"unknown scope "voipp"; did you mean "voip"?"#),
+        "{err}"
+    );
+    let out = run(conn, &["user", "create", "--scopes", "everything"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(r#"unknown scope "everything""#) && !err.contains("did you mean"),
+        "{err}"
+    );
+    assert!(err.contains("chat.join.limited"), "{err}");
+}
+
+#[test]
+fn an_id_that_is_not_an_acs_user_gets_a_hint() {
+    let conn = "endpoint=https://acs-identity.invalid;accesskey=c2VjcmV0";
+    for args in [
+        &["token", "revoke", "acs:resource_user"][..],
+        &["user", "delete", "4b1f3c9e-0000-0000-0000-000000000000"],
+    ] {
+        let out = run(conn, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("start with `8:acs:`"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+fn teams_token() -> String {
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let claims = json!({"appid": "app", "oid": "user", "tid": "tenant", "exp": exp});
+    format!(
+        "{}.{}.c2ln",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exchange_tokens_come_from_stdin_or_a_file() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let conn = emulator.connection_string();
+    let token = teams_token();
+    let exchange = |source: &[&str], stdin: Vec<u8>| {
+        let conn = conn.clone();
+        let mut args = vec!["--output", "json", "token", "exchange-teams"];
+        args.extend_from_slice(source);
+        args.extend_from_slice(&["--app-id", "app", "--user-id", "user"]);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_with_stdin(&conn, &args, &stdin)
+        })
+    };
+
+    let from_stdin = exchange(&["--teams-token", "-"], format!("{token}\n").into_bytes())
+        .await
+        .unwrap();
+    assert!(from_stdin.status.success(), "{}", text(&from_stdin.stderr));
+    let value: Value = serde_json::from_slice(&from_stdin.stdout).unwrap();
+    assert!(emulator.is_token_valid(value["token"].as_str().unwrap()));
+
+    let dir = std::env::temp_dir().join(format!("acs-cli-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("teams-token.txt");
+    std::fs::write(&file, format!("  {token}\n")).unwrap();
+    let path = file.display().to_string();
+    let from_file = exchange(&["--token-file", &path], Vec::new())
+        .await
+        .unwrap();
+    assert!(from_file.status.success(), "{}", text(&from_file.stderr));
+
+    let empty = exchange(&["--teams-token", "-"], b" \n".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(text(&empty.stderr).contains("empty"));
+    let missing = exchange(&["--token-file", "/nonexistent/token"], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("--token-file"));
+    let both = exchange(&["--teams-token", "x", "--token-file", "y"], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
