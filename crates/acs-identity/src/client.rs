@@ -13,6 +13,7 @@ use crate::assignment::{TeamsExtensionAssignment, TeamsExtensionPrincipalType, U
 use crate::builder::ClientBuilder;
 use crate::convert::{self, ErrorBody, require_token};
 use crate::credential::BoxFuture;
+use crate::entra_claims::EntraTokenClaims;
 use crate::error::{DecodeError, Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
 use crate::pipeline::{Auth, CALL, Call, Pipeline};
@@ -965,8 +966,10 @@ impl<V: ApiFamily> IdentityClient<V> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for an empty input; [`Error::Service`]
-    /// (401 `InvalidAccessToken`, 400 `ValidationError`) and the other call errors.
+    /// [`Error::InvalidArgument`] for an empty input, or, before any request,
+    /// when `user_object_id` is the token's tenant id (`tid`) rather than its
+    /// `oid` (see [`EntraTokenClaims`]); [`Error::Service`] (401
+    /// `InvalidAccessToken`, 400 `ValidationError`) and the other call errors.
     ///
     /// # Examples
     ///
@@ -979,13 +982,18 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # let claims = serde_json::json!({"appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
     /// # let entra_token = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
     /// # let teams_token = entra_token;
-    /// use acs_identity::GetTokenForTeamsUserOptions;
+    /// use acs_identity::{Error, GetTokenForTeamsUserOptions};
     ///
     /// // `teams_token`: the Teams user's Entra ID token (from MSAL), issued to
     /// // application `app-id` for the user with object id `user-oid`.
     /// let options = GetTokenForTeamsUserOptions::new(&teams_token, "app-id", "user-oid");
     /// let token = client.get_token_for_teams_user(&options).await?;
     /// assert!(!token.token().is_empty());
+    ///
+    /// // The tenant id in place of the object id is caught before the call.
+    /// let mistaken = GetTokenForTeamsUserOptions::new(&teams_token, "app-id", "tenant-id");
+    /// let err = client.get_token_for_teams_user(&mistaken).await.unwrap_err();
+    /// assert!(matches!(err, Error::InvalidArgument { name: "user_object_id", .. }));
     /// # Ok(())
     /// # }
     /// ```
@@ -996,6 +1004,13 @@ impl<V: ApiFamily> IdentityClient<V> {
         check_not_empty("teams_user_aad_token", &options.teams_user_aad_token)?;
         check_not_empty("client_id", &options.client_id)?;
         check_not_empty("user_object_id", &options.user_object_id)?;
+        // The service answers this one with a bare 401; say what is wrong.
+        if let Some(mistake) = EntraTokenClaims::decode(&options.teams_user_aad_token)
+            .ok()
+            .and_then(|claims| claims.mistake(&options.user_object_id))
+        {
+            return Err(Error::invalid("user_object_id", mistake));
+        }
         V::teams_user_token(self.raw(), self.core(), options).await
     }
 

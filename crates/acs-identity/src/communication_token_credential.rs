@@ -14,13 +14,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::alphabet::URL_SAFE;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::FutureExt as _;
 use futures_util::future::Shared;
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
@@ -34,12 +30,6 @@ const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_secs(2 * 60);
 const DEFAULT_PROACTIVE_MARGIN: Duration = Duration::from_secs(10 * 60);
 /// The shortest wait between two proactive refreshes.
 const MIN_PROACTIVE_DELAY: TimeDelta = TimeDelta::seconds(1);
-
-/// base64url, with or without `=` padding.
-const JWT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -253,39 +243,7 @@ pub enum InvalidToken {
 
 /// Reads the `exp` claim of a JWT, without checking its signature.
 fn token_expiry(token: &str) -> std::result::Result<DateTime<Utc>, InvalidToken> {
-    let trimmed = token.trim();
-    if trimmed.is_empty() {
-        return Err(InvalidToken::Empty);
-    }
-    if trimmed.starts_with('{') || trimmed.starts_with('"') {
-        return Err(InvalidToken::LooksLikeJson);
-    }
-    let parts: Vec<&str> = token.split('.').collect();
-    let [header, payload, _signature] = parts[..] else {
-        return Err(InvalidToken::NotAJwt { parts: parts.len() });
-    };
-    json_part(header, "header")?;
-    let claims = json_part(payload, "payload")?;
-    let exp = claims.get("exp").ok_or(InvalidToken::MissingExp)?;
-    let Value::Number(exp) = exp else {
-        return Err(InvalidToken::InvalidExp);
-    };
-    let seconds = match (exp.as_i64(), exp.as_f64()) {
-        (Some(seconds), _) => seconds,
-        (None, Some(seconds)) if seconds.is_finite() => seconds.floor() as i64,
-        _ => return Err(InvalidToken::InvalidExp),
-    };
-    DateTime::from_timestamp(seconds, 0).ok_or(InvalidToken::InvalidExp)
-}
-
-fn json_part(
-    part: &str,
-    name: &'static str,
-) -> std::result::Result<serde_json::Map<String, Value>, InvalidToken> {
-    let bytes = JWT_BASE64
-        .decode(part)
-        .map_err(|_| InvalidToken::Base64 { part: name })?;
-    serde_json::from_slice(&bytes).map_err(|_| InvalidToken::NotJson { part: name })
+    crate::entra_claims::expiry(&crate::entra_claims::payload(token)?)
 }
 
 impl CommunicationTokenCredential {
@@ -1016,6 +974,7 @@ fn disposed_error() -> Error {
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    use base64::Engine as _;
     use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
     use tokio::time::{Instant, sleep};
 

@@ -72,6 +72,7 @@ mod communication_token_credential;
 mod connection_string;
 mod convert;
 mod credential;
+mod entra_claims;
 mod error;
 pub mod hmac;
 mod identifier;
@@ -100,6 +101,7 @@ pub use credential::{
     AccessKey, BoxFuture, CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey,
     TokenCredential,
 };
+pub use entra_claims::{EntraTokenClaims, TEAMS_SCOPES};
 pub use error::{DecodeError, Error, ErrorDetail, Result, ServiceError, TransportError};
 pub use identifier::{
     CommunicationCloudEnvironment, CommunicationIdentifier, CommunicationUserIdentifier,

@@ -77,6 +77,9 @@ fn flag(name: &str) -> String {
         "expires_in" => "--expires-in-minutes".into(),
         "endpoint" => "endpoint in the connection string".into(),
         "credential" => "connection string".into(),
+        "user_object_id" => "--user-id".into(),
+        "client_id" => "--app-id".into(),
+        "teams_user_aad_token" => "--teams-token".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }
