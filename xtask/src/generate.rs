@@ -202,8 +202,55 @@ pub fn generate_module(openapi: &Value) -> Result<String> {
 
         crate::hooks::wire_hooks!();
     };
-    let file: syn::File = syn::parse2(quote!(#tokens #extra)).context("parsing generated code")?;
+    let mut file: syn::File =
+        syn::parse2(quote!(#tokens #extra)).context("parsing generated code")?;
+    schemars_behind_feature(&mut file.items)?;
     Ok(prettyplease::unparse(&file))
+}
+
+/// Moves `schemars::JsonSchema` out of every derive list into
+/// `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`, so
+/// the raw crate needs schemars (and its derive macro) only when a user asks
+/// for the schemas with the crate's `schemars` feature.
+fn schemars_behind_feature(items: &mut [syn::Item]) -> Result<()> {
+    for item in items {
+        let attrs = match item {
+            syn::Item::Struct(s) => &mut s.attrs,
+            syn::Item::Enum(e) => &mut e.attrs,
+            syn::Item::Mod(m) => {
+                if let Some((_, content)) = &mut m.content {
+                    schemars_behind_feature(content)?;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let mut found = false;
+        for attr in attrs.iter_mut() {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let paths = attr
+                .parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                )
+                .context("reading a derive list")?;
+            let kept: Vec<&syn::Path> = paths
+                .iter()
+                .filter(|p| quote!(#p).to_string().replace(' ', "") != "schemars::JsonSchema")
+                .collect();
+            if kept.len() != paths.len() {
+                found = true;
+                *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            }
+        }
+        if found {
+            attrs.push(syn::parse_quote!(
+                #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Adapts a converted document to what progenitor reads: request bodies in a

@@ -753,6 +753,7 @@ async fn custom_transport_receives_every_operation_with_its_operation_id() {
     );
 }
 
+#[cfg(feature = "schemars")]
 #[test]
 fn types_derive_json_schema() {
     let schema = serde_json::to_value(schemars::schema_for!(

@@ -8,14 +8,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///One error reported by Communication Services.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationError {
         ///Machine-readable code identifying the error.
         pub code: ::std::string::String,
@@ -31,26 +25,14 @@ pub mod types {
         pub target: ::std::option::Option<::std::string::String>,
     }
     ///Envelope returned when a Communication Services request fails.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationErrorResponse {
         pub error: CommunicationError,
     }
     ///A Communication Services user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentity {
         ///Caller-chosen id linked to this user, when there is one.
         #[serde(
@@ -70,14 +52,8 @@ pub mod types {
         >,
     }
     ///A Communication Services access token and when it expires.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityAccessToken {
         ///Moment after which the token is no longer accepted.
         #[serde(rename = "expiresOn")]
@@ -86,14 +62,8 @@ pub mod types {
         pub token: ::std::string::String,
     }
     ///`CommunicationIdentityAccessTokenRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityAccessTokenRequest {
         /**How many minutes the token stays valid, between 60 and 1440. When omitted, the token lives for 1440 minutes (one day).
 
@@ -107,14 +77,8 @@ When absent, the service uses `1440`.*/
         pub scopes: ::std::vec::Vec<CommunicationIdentityTokenScope>,
     }
     ///A Communication Services user, plus an access token when one was issued.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityAccessTokenResult {
         #[serde(
             rename = "accessToken",
@@ -124,15 +88,8 @@ When absent, the service uses `1440`.*/
         pub identity: CommunicationIdentity,
     }
     ///`CommunicationIdentityCreateRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityCreateRequest {
         ///When given, an access token with these scopes is issued to the new user as part of the same call.
         #[serde(
@@ -157,18 +114,9 @@ When absent, the service uses `1440`.*/
         pub expires_in_minutes: ::std::option::Option<i32>,
     }
     ///A key of your choosing (up to 256 characters) to associate with the new user; later create calls that pass the same key return this user.
-    #[derive(
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityCreateRequestCustomId(::std::string::String);
     impl ::std::ops::Deref for CommunicationIdentityCreateRequestCustomId {
         type Target = ::std::string::String;
@@ -234,10 +182,10 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityTokenScope(pub ::std::string::String);
     impl ::std::ops::Deref for CommunicationIdentityTokenScope {
         type Target = ::std::string::String;
@@ -269,14 +217,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         }
     }
     ///`EntraAssignment`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntraAssignment {
         #[serde(rename = "clientIds")]
         pub client_ids: ::std::vec::Vec<::std::string::String>,
@@ -288,14 +230,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub tenant_id: ::std::string::String,
     }
     ///`EntraAssignmentCreateOrUpdateRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntraAssignmentCreateOrUpdateRequest {
         #[serde(rename = "clientIds")]
         pub client_ids: ::std::vec::Vec<::std::string::String>,
@@ -305,15 +241,9 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub tenant_id: ::std::string::String,
     }
     ///Assignment changes keyed by Entra object id: an object value adds or replaces that id's assignment, null deletes it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntraAssignmentUpdateBulkRequest(
         pub ::std::collections::HashMap<
             ::std::string::String,
@@ -359,14 +289,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         }
     }
     ///`EntraAssignmentsResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntraAssignmentsResponse {
         #[serde(
             rename = "nextLink",
@@ -376,15 +300,9 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub value: ::std::vec::Vec<EntraAssignment>,
     }
     ///`EntraExchangeTokenRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntraExchangeTokenRequest(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
@@ -421,10 +339,10 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct EntraPrincipalType(pub ::std::string::String);
     impl ::std::ops::Deref for EntraPrincipalType {
         type Target = ::std::string::String;
@@ -454,14 +372,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         }
     }
     ///`TeamsExtensionAssignmentCreateOrUpdateRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionAssignmentCreateOrUpdateRequest {
         #[serde(
             rename = "clientIds",
@@ -473,14 +385,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub principal_type: TeamsExtensionPrincipalType,
     }
     ///`TeamsExtensionAssignmentResponse`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionAssignmentResponse {
         #[serde(
             rename = "clientIds",
@@ -496,15 +402,9 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub tenant_id: ::std::string::String,
     }
     ///`TeamsExtensionExchangeTokenRequest`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionExchangeTokenRequest(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
@@ -543,10 +443,10 @@ Known values: `resourceAccount`, `user`; others may appear.*/
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionPrincipalType(pub ::std::string::String);
     impl ::std::ops::Deref for TeamsExtensionPrincipalType {
         type Target = ::std::string::String;
@@ -576,14 +476,8 @@ Known values: `resourceAccount`, `user`; others may appear.*/
         }
     }
     ///Input for trading a Teams user's Entra ID token for a Communication Services token.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsUserExchangeTokenRequest {
         ///Checked against the token's appid claim: the client id of the Entra application that obtained the token.
         #[serde(rename = "appId")]

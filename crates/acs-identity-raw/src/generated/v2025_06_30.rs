@@ -8,14 +8,8 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///Describes a single failure reported by Communication Services.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationError {
         ///Machine-readable code naming the kind of failure.
         pub code: ::std::string::String,
@@ -31,39 +25,21 @@ pub mod types {
         pub target: ::std::option::Option<::std::string::String>,
     }
     ///Body returned when a request does not succeed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationErrorResponse {
         pub error: CommunicationError,
     }
     ///A Communication Services user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentity {
         ///Unique id of the user.
         pub id: ::std::string::String,
     }
     ///A bearer token together with the moment it stops being valid.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityAccessToken {
         ///Date and time after which the token is no longer accepted.
         #[serde(rename = "expiresOn")]
@@ -72,14 +48,8 @@ pub mod types {
         pub token: ::std::string::String,
     }
     ///Body for minting a token for an existing user.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityAccessTokenRequest {
         /**How long the token should stay valid, from 60 to 1440 minutes. Leave it out to get the full 1440 minutes (one day).
 
@@ -93,14 +63,8 @@ When absent, the service uses `1440`.*/
         pub scopes: ::std::vec::Vec<CommunicationIdentityTokenScope>,
     }
     ///A user, possibly accompanied by an access token for it.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityAccessTokenResult {
         #[serde(
             rename = "accessToken",
@@ -110,15 +74,8 @@ When absent, the service uses `1440`.*/
         pub identity: CommunicationIdentity,
     }
     ///Body for creating a user, optionally with a token.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        Default,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityCreateRequest {
         ///When given, a token with these scopes is minted for the new user in the same call.
         #[serde(
@@ -148,10 +105,10 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CommunicationIdentityTokenScope(pub ::std::string::String);
     impl ::std::ops::Deref for CommunicationIdentityTokenScope {
         type Target = ::std::string::String;
@@ -183,14 +140,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         }
     }
     ///Body for creating or overwriting a Teams Phone access assignment.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionAssignmentCreateOrUpdateRequest {
         ///Ids of the client applications covered by this assignment.
         #[serde(
@@ -203,14 +154,8 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub principal_type: TeamsExtensionPrincipalType,
     }
     ///A stored Teams Phone access assignment.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionAssignmentResponse {
         ///Ids of the client applications covered by this assignment.
         #[serde(
@@ -229,15 +174,9 @@ Known values: `chat`, `voip`, `chat.join`, `chat.join.limited`, `voip.join`; oth
         pub tenant_id: ::std::string::String,
     }
     ///Body for trading a Teams Phone token for a Communication Services token.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionExchangeTokenRequest(
         pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     );
@@ -276,10 +215,10 @@ Known values: `resourceAccount`, `user`; others may appear.*/
         Hash,
         Ord,
         PartialEq,
-        PartialOrd,
-        schemars::JsonSchema
+        PartialOrd
     )]
     #[serde(transparent)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsExtensionPrincipalType(pub ::std::string::String);
     impl ::std::ops::Deref for TeamsExtensionPrincipalType {
         type Target = ::std::string::String;
@@ -309,14 +248,8 @@ Known values: `resourceAccount`, `user`; others may appear.*/
         }
     }
     ///Body for trading a Teams user's Entra ID token.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Debug,
-        PartialEq,
-        schemars::JsonSchema
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TeamsUserExchangeTokenRequest {
         ///Entra ID application (client) id; it must match the token's appid claim.
         #[serde(rename = "appId")]
