@@ -1,0 +1,221 @@
+//! Bearer tokens for the management operations (create, issue, revoke,
+//! delete, assignments): Entra-like JWTs the emulator verifies.
+//!
+//! A token is accepted when
+//! - its header's `alg` is `HS256` and its signature verifies with this
+//!   emulator's Entra signing secret (random per start, never shown; tokens
+//!   come from [`crate::Emulator::entra_token`], or `POST
+//!   /_emulator/entra-token`); `alg: none` and every other algorithm are
+//!   refused;
+//! - its `aud` (a string, or an array holding one) is exactly
+//!   `https://communication.azure.com` or `https://communication.azure.com/`,
+//!   the audiences of tokens issued for the scope
+//!   `https://communication.azure.com//.default`;
+//! - `exp` is present and in the future, and `nbf`, when present, is not.
+//!
+//! The token exchanges (Teams Phone extension, Entra) carry the *user's*
+//! token; those are read by their claims only (see the crate README).
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use crate::api_error::ApiError;
+use crate::jwt;
+
+/// The audiences a management token may carry.
+pub const AUDIENCES: &[&str] = &[
+    "https://communication.azure.com",
+    "https://communication.azure.com/",
+];
+
+/// How long a minted token lives unless its claims say otherwise.
+pub const DEFAULT_LIFETIME_SECS: i64 = 3600;
+
+/// The key management tokens are signed and verified with.
+pub struct EntraKeys {
+    secret: [u8; 32],
+}
+
+impl fmt::Debug for EntraKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EntraKeys(***)")
+    }
+}
+
+fn refused(message: &str) -> ApiError {
+    ApiError::unauthorized("InvalidAccessToken", message.to_string())
+}
+
+impl EntraKeys {
+    /// A fresh random secret.
+    pub fn random() -> Self {
+        let mut secret = [0u8; 32];
+        fastrand::fill(&mut secret);
+        Self { secret }
+    }
+
+    /// The default claims (`aud`, `iss`, `tid`, `oid`, `iat`, `nbf`, `exp`
+    /// an hour on) overlaid with `claims`; a claim set to `null` is left out.
+    pub fn claims(claims: Value, now: i64) -> Map<String, Value> {
+        let mut all = match json!({
+            "aud": AUDIENCES[0],
+            "iss": "https://login.microsoftonline.com/acs-identity-emulator/v2.0",
+            "tid": "00000000-0000-0000-0000-000000000000",
+            "oid": "00000000-0000-0000-0000-000000000001",
+            "iat": now,
+            "nbf": now,
+            "exp": now + DEFAULT_LIFETIME_SECS,
+        }) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        if let Value::Object(given) = claims {
+            for (k, v) in given {
+                if v.is_null() {
+                    all.remove(&k);
+                } else {
+                    all.insert(k, v);
+                }
+            }
+        }
+        all
+    }
+
+    /// Signs the claims (defaults filled in by [`EntraKeys::claims`]).
+    pub fn mint(&self, claims: Value, now: i64) -> String {
+        jwt::sign(&Value::Object(Self::claims(claims, now)), &self.secret)
+    }
+
+    /// Verifies a management bearer token at `now` (seconds since the epoch).
+    pub fn verify(&self, token: &str, now: i64) -> Result<(), ApiError> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(_), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(refused("The bearer token is not a JWT."));
+        };
+        let header: Value = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|h| serde_json::from_slice(&h).ok())
+            .ok_or_else(|| refused("The bearer token's header is not JSON."))?;
+        if header.get("alg").and_then(Value::as_str) != Some("HS256") {
+            return Err(refused(
+                "The bearer token must be signed (HS256 with the emulator's key); alg none and other algorithms are refused.",
+            ));
+        }
+        if signature.is_empty() {
+            return Err(refused("The bearer token has no signature."));
+        }
+        let claims = jwt::verify(token, &self.secret)
+            .ok_or_else(|| refused("The bearer token's signature was refused."))?;
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(a)) => AUDIENCES.contains(&a.as_str()),
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| AUDIENCES.contains(&a)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(refused(
+                "The bearer token's audience must be https://communication.azure.com.",
+            ));
+        }
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| refused("The bearer token has no exp claim."))?;
+        if exp <= now {
+            return Err(refused("The bearer token has expired."));
+        }
+        if claims
+            .get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|nbf| nbf > now)
+        {
+            return Err(refused("The bearer token is not valid yet (nbf)."));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn unsigned(header: &str, claims: Value) -> String {
+        format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn minted_tokens_verify_with_their_own_key_only() {
+        let keys = EntraKeys::random();
+        let token = keys.mint(json!({}), NOW);
+        assert_eq!(keys.verify(&token, NOW), Ok(()));
+        assert!(EntraKeys::random().verify(&token, NOW).is_err());
+        assert!(
+            keys.verify(&token, NOW + DEFAULT_LIFETIME_SECS).is_err(),
+            "expired"
+        );
+        assert!(keys.verify(&token, NOW - 1).is_err(), "before nbf");
+    }
+
+    #[test]
+    fn alg_none_and_other_algorithms_are_refused() {
+        let keys = EntraKeys::random();
+        let claims = json!({"aud": AUDIENCES[0], "exp": NOW + 60});
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"HS512"}"#,
+            r#"{"alg":"RS256"}"#,
+            "{}",
+            "x",
+        ] {
+            let err = keys
+                .verify(&unsigned(header, claims.clone()), NOW)
+                .unwrap_err();
+            assert_eq!(
+                (err.status, err.code),
+                (401, "InvalidAccessToken"),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn audiences_are_compared_exactly() {
+        let keys = EntraKeys::random();
+        for (aud, ok) in [
+            (json!("https://communication.azure.com"), true),
+            (json!("https://communication.azure.com/"), true),
+            (json!(["x", "https://communication.azure.com/"]), true),
+            (json!("https://communication.azure.com//.default"), false),
+            (
+                json!("https://evil-communication.azure.com.attacker.example"),
+                false,
+            ),
+            (json!("HTTPS://COMMUNICATION.AZURE.COM"), false),
+            (json!(null), false),
+            (json!(7), false),
+        ] {
+            let token = keys.mint(json!({ "aud": aud }), NOW);
+            assert_eq!(keys.verify(&token, NOW).is_ok(), ok, "{aud}");
+        }
+    }
+
+    #[test]
+    fn the_secret_is_not_in_debug() {
+        let keys = EntraKeys::random();
+        assert_eq!(format!("{keys:?}"), "EntraKeys(***)");
+    }
+}
