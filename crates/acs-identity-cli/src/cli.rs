@@ -226,8 +226,9 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Faults to inject, e.g. `503x2;latency=100ms` (see the emulator's docs).
+    /// A spec that does not parse is a usage error (exit 2).
     #[arg(long, value_name = "SPEC")]
-    pub faults: Option<String>,
+    pub faults: Option<acs_identity_emulator::Faults>,
     /// Entra assignments per page of the list operation.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub page_size: usize,
