@@ -209,6 +209,22 @@ impl Drop for InFlight {
     }
 }
 
+/// Runs a handler; a panic in it becomes a 500 with the service's error
+/// body (and an error log) instead of a dropped connection.
+async fn answer_panics(handler: impl Future<Output = Reply>) -> Reply {
+    AssertUnwindSafe(handler)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!("a request handler panicked; answered 500");
+            Reply::Send(error_response(&ApiError::new(
+                500,
+                "InternalServerError",
+                "The emulator failed while handling the request.",
+            )))
+        })
+}
+
 async fn connection(
     stream: tokio::net::TcpStream,
     shared: Arc<Shared>,
@@ -221,6 +237,7 @@ async fn connection(
         close,
         registered: _registered,
     } = handles;
+    let in_flight_now = Arc::clone(&in_flight);
     let drop_now = Arc::new(Notify::new());
     let signal = Arc::clone(&drop_now);
     let svc = service_fn(move |req| {
@@ -228,17 +245,7 @@ async fn connection(
         let signal = Arc::clone(&signal);
         let busy = InFlight::new(&in_flight);
         async move {
-            let answer = AssertUnwindSafe(service::handle(shared, req))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!("a request handler panicked; answered 500");
-                    Reply::Send(error_response(&ApiError::new(
-                        500,
-                        "InternalServerError",
-                        "The emulator failed while handling the request.",
-                    )))
-                });
+            let answer = answer_panics(service::handle(shared, req)).await;
             drop(busy);
             match answer {
                 Reply::Send(resp) => Ok::<_, Infallible>(resp),
@@ -255,8 +262,15 @@ async fn connection(
         .header_read_timeout(limits.header_timeout)
         .serve_connection(TokioIo::new(stream), svc);
     let mut conn = std::pin::pin!(conn);
+    // On stop, a connection with no request in flight closes at once (a
+    // stalled request head would otherwise hold the shutdown for its 5 s);
+    // one with a request finishes it first.
+    let idle = || in_flight_now.load(Ordering::Acquire) == 0;
     let mut closing = *stopped.borrow();
     if closing {
+        if idle() {
+            return;
+        }
         conn.as_mut().graceful_shutdown();
     }
     loop {
@@ -265,6 +279,9 @@ async fn connection(
             _ = drop_now.notified() => break,
             _ = close.notified() => break,
             _ = stopped.changed(), if !closing => {
+                if idle() {
+                    break;
+                }
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
@@ -275,6 +292,15 @@ async fn connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_with_500() {
+        let reply = answer_panics(async { panic!("a bug in a handler") }).await;
+        match reply {
+            Reply::Send(resp) => assert_eq!(resp.status().as_u16(), 500),
+            Reply::Drop => panic!("dropped"),
+        }
+    }
 
     #[test]
     fn accept_backoff_doubles_to_a_second_and_resets() {
