@@ -25,7 +25,16 @@ use serde_json::{Map, Value, json};
 use crate::api_error::ApiError;
 use crate::jwt;
 
-/// The audiences a management token may carry.
+/// The audiences a management bearer token may carry (compared exactly).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity_emulator::MANAGEMENT_AUDIENCES;
+///
+/// assert!(MANAGEMENT_AUDIENCES.contains(&"https://communication.azure.com"));
+/// assert!(!MANAGEMENT_AUDIENCES.contains(&"https://communication.azure.com//.default"));
+/// ```
 pub const AUDIENCES: &[&str] = &[
     "https://communication.azure.com",
     "https://communication.azure.com/",

@@ -63,6 +63,27 @@ use store::{OpenError, Store};
 use sync::lock;
 
 /// Why the emulator could not start.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use acs_identity_emulator::{Emulator, EmulatorError};
+///
+/// # let dir = std::env::temp_dir().join(format!("emulator-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("state.db");
+/// let first = Emulator::builder().data(&path).start().await?;
+/// match Emulator::builder().data(&path).start().await {
+///     Err(EmulatorError::DataInUse { .. }) => {} // one emulator per data file
+///     other => panic!("{other:?}"),
+/// }
+/// first.shutdown().await;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmulatorError {
@@ -132,11 +153,32 @@ impl std::fmt::Debug for EmulatorBuilder {
     }
 }
 
-/// Open connections at most, by default.
+/// Open connections at most, by default (see
+/// [`EmulatorBuilder::max_connections`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity_emulator::DEFAULT_MAX_CONNECTIONS, 512);
+/// ```
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
-/// Time allowed for a request head, by default.
+/// Time allowed for a request head, by default (see
+/// [`EmulatorBuilder::header_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity_emulator::DEFAULT_HEADER_TIMEOUT.as_secs(), 30);
+/// ```
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed for a request body, by default.
+/// Time allowed for a request body, by default (see
+/// [`EmulatorBuilder::body_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity_emulator::DEFAULT_BODY_TIMEOUT.as_secs(), 30);
+/// ```
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for EmulatorBuilder {
