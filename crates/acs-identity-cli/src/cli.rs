@@ -232,4 +232,8 @@ pub struct EmulatorArgs {
     /// Entra assignments per page of the list operation.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub page_size: usize,
+    /// Also accept management bearer tokens signed (RS256) by a key of this
+    /// JWKS file, besides the emulator's own (see the emulator's docs).
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
 }

@@ -273,3 +273,46 @@ async fn out_of_file_descriptors_it_does_not_spin_and_keeps_answering() {
         "the first failure is logged: {stderr}"
     );
 }
+
+/// A fixture of the emulator crate: a JWKS with one RSA key and a token it
+/// signed (expiring in 2100).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../acs-identity-emulator/tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_lets_rs256_tokens_of_that_issuer_manage_and_a_bad_file_stops_the_start() {
+    let jwks = fixture("jwks.json");
+    let running = start("", &["--jwks", jwks.to_str().unwrap()]);
+    let token = std::fs::read_to_string(fixture("rs256-management-token.jwt")).unwrap();
+    let created = reqwest::Client::new()
+        .post(format!(
+            "http://{}/identities?api-version=2025-06-30",
+            running.addr()
+        ))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    drop(running);
+
+    let dir = temp_dir("cli-jwks");
+    for (content, says) in [
+        (None, "could not read the JWKS file"),
+        (Some(r#"{"keys": []}"#), "invalid JWKS"),
+    ] {
+        let path = dir.join("jwks.json");
+        let _ = std::fs::remove_file(&path);
+        if let Some(c) = content {
+            std::fs::write(&path, c).unwrap();
+        }
+        let out = run_to_exit(&["--jwks", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

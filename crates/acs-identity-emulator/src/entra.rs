@@ -5,8 +5,9 @@
 //! - its header's `alg` is `HS256` and its signature verifies with this
 //!   emulator's Entra signing secret (random per start, never shown; tokens
 //!   come from [`crate::Emulator::entra_token`], or `POST
-//!   /_emulator/entra-token`); `alg: none` and every other algorithm are
-//!   refused;
+//!   /_emulator/entra-token`), or its `alg` is `RS256` and it verifies with
+//!   a key of the JWKS the emulator was given (`--jwks`); `alg: none` and
+//!   every other algorithm are refused;
 //! - its `aud` (a string, or an array holding one) is exactly
 //!   `https://communication.azure.com` or `https://communication.azure.com/`,
 //!   the audiences of tokens issued for the scope
@@ -23,6 +24,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use crate::api_error::ApiError;
+#[cfg(feature = "jwks")]
+use crate::jwks::Jwks;
 use crate::jwt;
 
 /// The audiences a management bearer token may carry (compared exactly).
@@ -43,9 +46,12 @@ pub const AUDIENCES: &[&str] = &[
 /// How long a minted token lives unless its claims say otherwise.
 pub const DEFAULT_LIFETIME_SECS: i64 = 3600;
 
-/// The key management tokens are signed and verified with.
+/// The keys management tokens are signed and verified with.
 pub struct EntraKeys {
     secret: [u8; 32],
+    /// RS256 keys of another issuer, trusted too.
+    #[cfg(feature = "jwks")]
+    jwks: Option<Jwks>,
 }
 
 impl fmt::Debug for EntraKeys {
@@ -63,7 +69,18 @@ impl EntraKeys {
     pub fn random() -> Self {
         let mut secret = [0u8; 32];
         fastrand::fill(&mut secret);
-        Self { secret }
+        Self {
+            secret,
+            #[cfg(feature = "jwks")]
+            jwks: None,
+        }
+    }
+
+    /// Also trusts the RS256 keys of `jwks`.
+    #[cfg(feature = "jwks")]
+    pub fn with_jwks(mut self, jwks: Jwks) -> Self {
+        self.jwks = Some(jwks);
+        self
     }
 
     /// The default claims (`aud`, `iss`, `tid`, `oid`, `iat`, `nbf`, `exp`
@@ -111,16 +128,31 @@ impl EntraKeys {
             .ok()
             .and_then(|h| serde_json::from_slice(&h).ok())
             .ok_or_else(|| refused("The bearer token's header is not JSON."))?;
-        if header.get("alg").and_then(Value::as_str) != Some("HS256") {
-            return Err(refused(
-                "The bearer token must be signed (HS256 with the emulator's key); alg none and other algorithms are refused.",
-            ));
-        }
         if signature.is_empty() {
             return Err(refused("The bearer token has no signature."));
         }
-        let claims = jwt::verify(token, &self.secret)
-            .ok_or_else(|| refused("The bearer token's signature was refused."))?;
+        let signature_refused = || refused("The bearer token's signature was refused.");
+        let claims = match header.get("alg").and_then(Value::as_str) {
+            Some("HS256") => jwt::verify(token, &self.secret).ok_or_else(signature_refused)?,
+            #[cfg(feature = "jwks")]
+            Some("RS256") if self.jwks.is_some() => {
+                let (input, sig) = token.rsplit_once('.').ok_or_else(signature_refused)?;
+                let sig = URL_SAFE_NO_PAD
+                    .decode(sig)
+                    .map_err(|_| signature_refused())?;
+                let kid = header.get("kid").and_then(Value::as_str);
+                let keys = self.jwks.as_ref().ok_or_else(signature_refused)?;
+                if !keys.verify(kid, input.as_bytes(), &sig) {
+                    return Err(signature_refused());
+                }
+                jwt::claims(token).ok_or_else(signature_refused)?
+            }
+            _ => {
+                return Err(refused(
+                    "The bearer token must be signed with HS256 by the emulator (or RS256 by a key of --jwks); alg none and other algorithms are refused.",
+                ));
+            }
+        };
         let audience_ok = match claims.get("aud") {
             Some(Value::String(a)) => AUDIENCES.contains(&a.as_str()),
             Some(Value::Array(list)) => list
@@ -220,6 +252,35 @@ mod tests {
             let token = keys.mint(json!({ "aud": aud }), NOW);
             assert_eq!(keys.verify(&token, NOW).is_ok(), ok, "{aud}");
         }
+    }
+
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn rs256_tokens_verify_with_a_jwks_key_only_when_one_is_given() {
+        use crate::jwks::test_keys::Issuer;
+        let issuer = Issuer::new("k1");
+        let claims = json!({"aud": AUDIENCES[0], "exp": NOW + 60});
+        let token = issuer.token(json!({"alg": "RS256", "kid": "k1"}), claims.clone());
+        assert!(
+            EntraKeys::random().verify(&token, NOW).is_err(),
+            "no JWKS: refused"
+        );
+        let keys = EntraKeys::random().with_jwks(Jwks::parse(&issuer.jwks()).unwrap());
+        assert_eq!(keys.verify(&token, NOW), Ok(()));
+        assert!(keys.verify(&token, NOW + 60).is_err(), "expired");
+        let stranger =
+            Issuer::new("k1").token(json!({"alg": "RS256", "kid": "k1"}), claims.clone());
+        assert!(
+            keys.verify(&stranger, NOW).is_err(),
+            "another key with the same kid"
+        );
+        let evil = issuer.token(
+            json!({"alg": "RS256", "kid": "k1"}),
+            json!({"aud": "https://evil.example", "exp": NOW + 60}),
+        );
+        assert!(keys.verify(&evil, NOW).is_err(), "audience still checked");
+        // HS256 tokens of the emulator keep working.
+        assert_eq!(keys.verify(&keys.mint(json!({}), NOW), NOW), Ok(()));
     }
 
     #[test]

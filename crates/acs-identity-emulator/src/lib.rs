@@ -35,6 +35,8 @@ mod data_lock;
 mod entra;
 pub mod faults;
 mod host;
+#[cfg(feature = "jwks")]
+mod jwks;
 mod jwt;
 mod server;
 mod service;
@@ -113,6 +115,13 @@ pub enum EmulatorError {
         /// The file.
         path: PathBuf,
     },
+    /// The JWKS document given to [`EmulatorBuilder::jwks`] has no usable
+    /// RS256 key or is not JSON.
+    #[error("{message}")]
+    InvalidJwks {
+        /// What is wrong.
+        message: String,
+    },
     /// The data file failed SQLite's integrity check (`PRAGMA quick_check`),
     /// or is not a SQLite database.
     #[error("the data file {path} is corrupt ({detail}); restore it or start with another file")]
@@ -136,6 +145,7 @@ pub struct EmulatorBuilder {
     max_connections: usize,
     header_timeout: Duration,
     body_timeout: Duration,
+    jwks: Option<String>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -149,6 +159,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("max_connections", &self.max_connections)
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
+            .field("jwks", &self.jwks.is_some())
             .finish()
     }
 }
@@ -192,6 +203,7 @@ impl Default for EmulatorBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            jwks: None,
         }
     }
 }
@@ -297,6 +309,29 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Also accept management bearer tokens signed (RS256) by a key of this
+    /// JWKS document (`{"keys": [{"kty": "RSA", "kid", "n", "e"}, …]}`, the
+    /// format of an issuer's `jwks_uri`), so a test can use tokens from its
+    /// own issuer. The audience, `exp` and `nbf` rules are the same as for
+    /// the emulator's own tokens. Read when the emulator starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use acs_identity_emulator::{Emulator, EmulatorError};
+    ///
+    /// let refused = Emulator::builder().jwks(r#"{"keys": []}"#).start().await;
+    /// assert!(matches!(refused, Err(EmulatorError::InvalidJwks { .. })));
+    /// # }
+    /// ```
+    #[cfg(feature = "jwks")]
+    pub fn jwks(mut self, document: impl Into<String>) -> Self {
+        self.jwks = Some(document.into());
+        self
+    }
+
     /// Starts serving.
     ///
     /// # Errors
@@ -341,10 +376,20 @@ impl EmulatorBuilder {
                 port: self.port,
                 source,
             })?;
+        let entra = EntraKeys::random();
+        #[cfg(feature = "jwks")]
+        let entra = match &self.jwks {
+            Some(document) => entra.with_jwks(jwks::Jwks::parse(document).map_err(|e| {
+                EmulatorError::InvalidJwks {
+                    message: e.to_string(),
+                }
+            })?),
+            None => entra,
+        };
         let shared = Arc::new(Shared {
             store,
             access_key: key,
-            entra: EntraKeys::random(),
+            entra,
             body_timeout: self.body_timeout,
             faults: Mutex::new(self.faults),
             page_size: AtomicUsize::new(self.page_size),

@@ -640,3 +640,72 @@ async fn a_corrupt_data_file_is_refused_at_start() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Item 7, with --jwks: RS256 tokens of another issuer.
+
+/// A JWKS with one RSA key, and two tokens that key signed (expiring in
+/// 2100; the private key was thrown away after signing them).
+#[cfg(feature = "jwks")]
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn rs256_tokens_of_a_given_jwks_work_and_nothing_else_does() {
+    let with_jwks = Emulator::builder()
+        .access_key(KEY)
+        .jwks(fixture("jwks.json"))
+        .start()
+        .await
+        .unwrap();
+    let without = emulator().await;
+    let good = fixture("rs256-management-token.jwt");
+    let evil = fixture("rs256-evil-audience-token.jwt");
+    let path = || q("/identities", STABLE);
+    assert_eq!(
+        with_bearer(&with_jwks, Method::POST, path(), &good).await.0,
+        201
+    );
+    assert_error(
+        &with_bearer(&with_jwks, Method::POST, path(), &evil).await,
+        401,
+        "InvalidAccessToken",
+    );
+    assert_error(
+        &with_bearer(&without, Method::POST, path(), &good).await,
+        401,
+        "InvalidAccessToken",
+    );
+    // The same RS256 header over changed claims: the signature no longer fits.
+    let (head, rest) = good.split_once('.').unwrap();
+    let sig = rest.rsplit_once('.').unwrap().1;
+    let changed = URL_SAFE_NO_PAD.encode(
+        json!({"aud": "https://communication.azure.com", "exp": now() + 3600, "oid": "intruder"})
+            .to_string(),
+    );
+    assert_error(
+        &with_bearer(
+            &with_jwks,
+            Method::POST,
+            path(),
+            &format!("{head}.{changed}.{sig}"),
+        )
+        .await,
+        401,
+        "InvalidAccessToken",
+    );
+    // The emulator's own tokens keep working next to the JWKS.
+    assert_eq!(
+        with_bearer(
+            &with_jwks,
+            Method::POST,
+            path(),
+            &with_jwks.management_token()
+        )
+        .await
+        .0,
+        201
+    );
+}

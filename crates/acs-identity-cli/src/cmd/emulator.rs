@@ -17,6 +17,15 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     if let Some(path) = args.data {
         builder = builder.data(path);
     }
+    if let Some(path) = args.jwks {
+        let document = std::fs::read_to_string(&path).map_err(|e| {
+            Failure::from(format!(
+                "could not read the JWKS file {}: {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.jwks(document);
+    }
     // Parsed (and bounds-checked) by clap: a bad spec exits 2 before this.
     if let Some(faults) = args.faults {
         builder = builder.faults(faults);
