@@ -431,8 +431,11 @@ async fn f10_x_ms_date_comes_from_the_clock_at_each_attempt() {
     assert_eq!(err.status(), Some(401));
     assert!(err.to_string().contains("15 minutes"), "{err}");
 
-    // A clock that is wrong on the first attempt only: the retry is signed
-    // with the fresh time and goes through.
+    // A clock read afresh at each attempt: the first attempt (10 minutes
+    // behind, still accepted) is answered 503, the retry is signed with the
+    // time read then and goes through. (Faults apply to authenticated
+    // requests only, so a first attempt outside the 15 minutes would be a
+    // 401, which is not retried.)
     emulator.set_faults(faults("issue_access_token:503x1"));
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&calls);
@@ -443,7 +446,7 @@ async fn f10_x_ms_date_comes_from_the_clock_at_each_attempt() {
             .clock(move || {
                 let n = seen.fetch_add(1, Ordering::SeqCst);
                 if n == 1 {
-                    SystemTime::now() - Duration::from_secs(3600)
+                    SystemTime::now() - Duration::from_secs(10 * 60)
                 } else {
                     SystemTime::now()
                 }

@@ -134,3 +134,50 @@ async fn a_wrong_key_is_refused_with_401_and_not_retried() {
     assert_eq!(emulator.stats().requests, 1);
     assert_eq!(emulator.stats().unauthorized, 1);
 }
+
+/// A fixed Entra token, as a managed identity or the Azure CLI would give.
+#[derive(Debug)]
+struct FixedEntra(String);
+
+impl acs_identity::TokenCredential for FixedEntra {
+    fn get_token<'a>(
+        &'a self,
+        _scopes: &'a [&'a str],
+    ) -> acs_identity::BoxFuture<'a, Result<acs_identity::EntraToken, acs_identity::CredentialError>>
+    {
+        let expires_on = std::time::SystemTime::now() + Duration::from_secs(3600);
+        Box::pin(async move { Ok(acs_identity::EntraToken::new(self.0.clone(), expires_on)) })
+    }
+}
+
+#[tokio::test]
+async fn entra_authenticated_clients_need_a_token_the_emulator_signed() {
+    let (emulator, _) = start().await;
+    let client = |token: String| {
+        CommunicationIdentityClient::builder(&emulator.endpoint())
+            .token_credential(FixedEntra(token))
+            .retry(acs_identity::RetryOptions::none())
+            .build()
+            .expect("client builds")
+    };
+    let user = client(emulator.management_token())
+        .create_user()
+        .await
+        .expect("a verified management token creates users");
+    // The same claims, unsigned (alg none): refused, nothing written.
+    let signed = emulator.management_token();
+    let payload = signed.split('.').nth(1).unwrap();
+    let unsigned = format!("eyJhbGciOiJub25lIn0.{payload}.");
+    let err = client(unsigned).delete_user(&user).await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    let forged_aud = acs_identity_tests::entra_token(serde_json::json!({
+        "aud": "https://communication.azure.com",
+        "exp": acs_identity_tests::epoch_in(3600),
+    }));
+    let err = client(forged_aud).create_user().await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    client(emulator.management_token())
+        .delete_user(&user)
+        .await
+        .expect("the user was still there");
+}

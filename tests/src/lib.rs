@@ -28,8 +28,10 @@ pub fn preview_client(emulator: &Emulator) -> acs_identity::preview::Communicati
     .expect("preview client builds")
 }
 
-/// An unsigned JWT with these claims, shaped like an Entra ID token (the
-/// emulator reads Entra tokens by their claims only).
+/// An unsigned JWT with these claims, shaped like a user's Entra ID token,
+/// for the token exchanges (the emulator reads the user's token by its
+/// claims only). Management calls refuse it: they take a token the emulator
+/// signed, `Emulator::management_token()`.
 pub fn entra_token(claims: serde_json::Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());

@@ -309,9 +309,14 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
     /// Faults to inject, e.g. `503x2;latency=100ms` (see the emulator's docs).
+    /// A spec that does not parse is a usage error (exit 2).
     #[arg(long, value_name = "SPEC")]
-    pub faults: Option<String>,
+    pub faults: Option<acs_identity_emulator::Faults>,
     /// Entra assignments per page of the list operation.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub page_size: usize,
+    /// Also accept management bearer tokens signed (RS256) by a key of this
+    /// JWKS file, besides the emulator's own (see the emulator's docs).
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! Emulator-only endpoints, under `/_emulator/` (outside the Azure paths,
-//! no authentication: the emulator listens on 127.0.0.1 only).
+//! no authentication: the emulator listens on 127.0.0.1 only and answers
+//! loopback Host names only, see [`crate::host`]).
 //!
 //! | method and path | body | answer |
 //! |---|---|---|
@@ -9,6 +10,7 @@
 //! | `PUT /_emulator/faults` | `{"faults": "<spec>"}` | the new spec |
 //! | `PUT /_emulator/groups/{groupId}/members` | `{"members": ["<object id>", …]}` | 204 |
 //! | `GET /_emulator/stats` | – | `{"requests", "unauthorized", "faults", "tokensIssued", "identities"}` |
+//! | `POST /_emulator/entra-token` | `{"claims": {…}}` (optional) | `{"token", "expiresOn"}`: a management bearer token this emulator accepts |
 
 use std::sync::atomic::Ordering;
 
@@ -18,8 +20,10 @@ use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::api_error::ApiError;
+use crate::entra::EntraKeys;
 use crate::faults::Faults;
 use crate::service::{Shared, error_response, validate_token};
+use crate::sync::lock;
 
 pub(crate) fn handle(
     shared: &Shared,
@@ -49,7 +53,7 @@ pub(crate) fn handle(
             validate_token(shared, &token)
         }
         ("GET", ["faults"]) => {
-            json!({"faults": shared.faults.lock().expect("faults lock").to_string()})
+            json!({"faults": lock(&shared.faults).to_string()})
         }
         ("PUT", ["faults"]) => {
             let spec = body_json()?
@@ -61,7 +65,7 @@ pub(crate) fn handle(
                 ApiError::validation("faults", e.to_string())
             })?;
             let text = faults.to_string();
-            *shared.faults.lock().expect("faults lock") = faults;
+            *lock(&shared.faults) = faults;
             json!({"faults": text})
         }
         ("PUT", ["groups", group, "members"]) => {
@@ -80,7 +84,8 @@ pub(crate) fn handle(
             shared
                 .store
                 .set_group_members(group, members)
-                .map_err(|_| {
+                .map_err(|e| {
+                    tracing::error!(error = %e, "storage failed");
                     ApiError::new(
                         500,
                         "InternalServerError",
@@ -90,6 +95,27 @@ pub(crate) fn handle(
             let mut resp = Response::new(Full::new(Bytes::new()));
             *resp.status_mut() = StatusCode::NO_CONTENT;
             return Ok(resp);
+        }
+        ("POST", ["entra-token"]) => {
+            let claims = if body.iter().all(u8::is_ascii_whitespace) {
+                Value::Null
+            } else {
+                match body_json()?.get("claims") {
+                    None | Some(Value::Null) => Value::Null,
+                    Some(c @ Value::Object(_)) => c.clone(),
+                    Some(_) => {
+                        return Err(ApiError::validation("claims", "claims must be an object."));
+                    }
+                }
+            };
+            let now = chrono::Utc::now().timestamp();
+            let all = EntraKeys::claims(claims.clone(), now);
+            let expires_on = all
+                .get("exp")
+                .and_then(Value::as_i64)
+                .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            json!({"token": shared.entra.mint(claims, now), "expiresOn": expires_on})
         }
         ("GET", ["stats"]) => json!({
             "requests": shared.stats.requests.load(Ordering::Relaxed),

@@ -5,7 +5,8 @@
 //! ```text
 //! RULE    := [OPERATION ':'] ACTION [TRIGGER]
 //! ACTION  := 429 | 500 | 503 | <any 4xx/5xx> ['/retry-after=' SECS | '/retry-after-ms=' MS]
-//!          | 'latency=' DURATION          (e.g. 200ms, 2s; delays the answer, then goes on)
+//!          | 'latency=' DURATION          (e.g. 200ms, 2s, 0.5ms, 1500ns; at most one
+//!                                          hour; delays the answer, then goes on)
 //!          | 'drop'                       (closes the connection without answering)
 //! TRIGGER := 'x' COUNT                    (the next COUNT matching requests)
 //!          | '@' RATE                     (each matching request with probability RATE, 0..=1)
@@ -16,10 +17,43 @@
 //! `issue_access_token`, …); without one a rule applies to every operation.
 //! Examples: `503x2` (the next two requests get 503), `create_identity:500x1`,
 //! `429/retry-after-ms=300@0.5`, `latency=150ms`, `issue_access_token:dropx1`.
+//!
+//! Bounds are checked when a spec is parsed: a latency over
+//! [`MAX_LATENCY`], a `Retry-After` over [`MAX_RETRY_AFTER_SECS`] seconds (or
+//! the same in milliseconds) or a count over `u32::MAX` is an error, and the
+//! latencies of several rules add up to at most [`MAX_LATENCY`]. What a spec
+//! prints ([`Faults`]' `Display`, the `GET /_emulator/faults` answer) parses
+//! back to the same rules.
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The longest latency a rule may ask for, and the most the latencies of one
+/// request add up to.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity_emulator::faults::{Faults, MAX_LATENCY};
+///
+/// assert_eq!(MAX_LATENCY.as_secs(), 3600);
+/// assert!("latency=3600s".parse::<Faults>().is_ok());
+/// assert!("latency=3601s".parse::<Faults>().is_err());
+/// ```
+pub const MAX_LATENCY: Duration = Duration::from_secs(3600);
+
+/// The largest `Retry-After` (seconds) a rule may send: one day.
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity_emulator::faults::{Faults, MAX_RETRY_AFTER_SECS};
+///
+/// assert_eq!(MAX_RETRY_AFTER_SECS, 86_400);
+/// assert!("429/retry-after=86401".parse::<Faults>().is_err());
+/// ```
+pub const MAX_RETRY_AFTER_SECS: u64 = 86_400;
 
 /// A set of fault rules, applied in order.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,7 +160,10 @@ impl Faults {
                 continue;
             }
             match &rule.action {
-                Action::Latency(d) => decision.latency += *d,
+                // Rules built in code (not parsed) are not bounded: saturate.
+                Action::Latency(d) => {
+                    decision.latency = decision.latency.saturating_add(*d).min(MAX_LATENCY);
+                }
                 other => decision.outcome = Some(other.clone()),
             }
         }
@@ -186,40 +223,51 @@ impl FromStr for Rule {
         let action = if action == "drop" {
             Action::Drop
         } else if let Some(d) = action.strip_prefix("latency=") {
-            Action::Latency(
-                parse_duration(d)
-                    .ok_or_else(|| err("latency takes a duration such as 150ms or 2s"))?,
-            )
+            let d = parse_duration(d)
+                .ok_or_else(|| err("latency takes a duration such as 150ms, 2s or 1500ns"))?;
+            if d > MAX_LATENCY {
+                return Err(err("latency must be at most 3600s"));
+            }
+            Action::Latency(d)
         } else {
-            let (status, option) = match action.split_once('/') {
-                Some((s, o)) => (s, Some(o)),
-                None => (action, None),
-            };
-            let status: u16 = status
+            // STATUS, then options separated by `/` (both may be given).
+            let mut parts = action.split('/');
+            let status: u16 = parts
+                .next()
+                .unwrap_or_default()
                 .parse()
                 .map_err(|_| err("the action must be a status, latency=… or drop"))?;
             if !(400..=599).contains(&status) {
                 return Err(err("the status must be 4xx or 5xx"));
             }
             let (mut retry_after, mut retry_after_ms) = (None, None);
-            match option.map(|o| o.split_once('=')) {
-                None => {}
-                Some(Some(("retry-after", v))) => {
-                    retry_after = Some(
-                        v.parse()
-                            .map_err(|_| err("retry-after takes whole seconds"))?,
-                    )
-                }
-                Some(Some(("retry-after-ms", v))) => {
-                    retry_after_ms = Some(
-                        v.parse()
-                            .map_err(|_| err("retry-after-ms takes whole milliseconds"))?,
-                    )
-                }
-                Some(_) => {
-                    return Err(err(
-                        "the status option must be retry-after=SECS or retry-after-ms=MS",
-                    ));
+            for option in parts {
+                match option.split_once('=') {
+                    Some(("retry-after", v)) if retry_after.is_none() => {
+                        retry_after = Some(
+                            v.parse()
+                                .ok()
+                                .filter(|s| *s <= MAX_RETRY_AFTER_SECS)
+                                .ok_or_else(|| {
+                                    err("retry-after takes whole seconds, at most 86400")
+                                })?,
+                        );
+                    }
+                    Some(("retry-after-ms", v)) if retry_after_ms.is_none() => {
+                        retry_after_ms = Some(
+                            v.parse()
+                                .ok()
+                                .filter(|ms| *ms <= MAX_RETRY_AFTER_SECS * 1000)
+                                .ok_or_else(|| {
+                                    err("retry-after-ms takes whole milliseconds, at most 86400000")
+                                })?,
+                        );
+                    }
+                    _ => {
+                        return Err(err(
+                            "the status options are retry-after=SECS and retry-after-ms=MS, once each",
+                        ));
+                    }
                 }
             }
             Action::Status {
@@ -236,14 +284,33 @@ impl FromStr for Rule {
     }
 }
 
+/// `1500ns` (whole nanoseconds), `150ms` or `0.5ms`, `2s` or `1.25s`; never
+/// panics, whatever the number (too large or not finite: `None`).
 fn parse_duration(s: &str) -> Option<Duration> {
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms.parse().ok().map(Duration::from_millis);
+    if let Some(ns) = s.strip_suffix("ns") {
+        return ns.parse().ok().map(Duration::from_nanos);
     }
-    s.strip_suffix('s')
-        .and_then(|secs| secs.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(Duration::from_secs_f64)
+    let (number, nanos_per_unit) = match s.strip_suffix("ms") {
+        Some(ms) => (ms, 1e6),
+        None => (s.strip_suffix('s')?, 1e9),
+    };
+    let value: f64 = number.parse().ok()?;
+    let nanos = (value * nanos_per_unit).round();
+    // Checked before converting: `as u64` would saturate silently.
+    if !(0.0..=MAX_LATENCY.as_nanos() as f64 * 2.0).contains(&nanos) {
+        return None;
+    }
+    Some(Duration::from_nanos(nanos as u64))
+}
+
+/// Whole milliseconds as `Nms`, anything finer as `Nns`: both parse back
+/// exactly.
+fn write_duration(f: &mut fmt::Formatter<'_>, d: Duration) -> fmt::Result {
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
+        write!(f, "{}ms", d.as_millis())
+    } else {
+        write!(f, "{}ns", d.as_nanos())
+    }
 }
 
 impl fmt::Display for Rule {
@@ -253,7 +320,10 @@ impl fmt::Display for Rule {
         }
         match &self.action {
             Action::Drop => write!(f, "drop")?,
-            Action::Latency(d) => write!(f, "latency={}ms", d.as_millis())?,
+            Action::Latency(d) => {
+                f.write_str("latency=")?;
+                write_duration(f, *d)?;
+            }
             Action::Status {
                 status,
                 retry_after,
@@ -294,6 +364,7 @@ mod tests {
             "create_identity:500x1",
             "429/retry-after-ms=300@0.5",
             "429/retry-after=2",
+            "503/retry-after=1/retry-after-ms=1500x2",
             "latency=150ms",
             "issue_access_token:dropx1",
             "503x1;latency=20ms;drop@0",
@@ -315,8 +386,48 @@ mod tests {
             "latency=fast",
             "Create:500",
             "429/wait=1",
+            "latency=1e30s",
+            "latency=1.8e19s",
+            "latency=NaNs",
+            "latency=-1s",
+            "latency=3600.001s",
+            "latency=18446744073709551615ms",
+            "latency=99999999999999999999ns",
+            "429/retry-after=86401",
+            "429/retry-after-ms=86400001",
+            "429/retry-after=1/retry-after=2",
+            "503x4294967296",
         ] {
             assert!(bad.parse::<Faults>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn latencies_add_up_to_the_bound_and_no_further() {
+        let mut f: Faults = "latency=3600s;latency=3600s".parse().unwrap();
+        assert_eq!(f.decide("create_identity").latency, MAX_LATENCY);
+        let mut built = Faults::none();
+        for _ in 0..2 {
+            built.push(Rule {
+                operation: None,
+                action: Action::Latency(Duration::MAX),
+                trigger: Trigger::Always,
+            });
+        }
+        assert_eq!(built.decide("create_identity").latency, MAX_LATENCY);
+    }
+
+    #[test]
+    fn fine_latencies_print_in_nanoseconds_and_parse_back_exactly() {
+        for (spec, printed) in [
+            ("latency=0.5ms", "latency=500000ns"),
+            ("latency=1.25s", "latency=1250ms"),
+            ("latency=0.000000001s", "latency=1ns"),
+            ("latency=3600s", "latency=3600000ms"),
+        ] {
+            let f: Faults = spec.parse().unwrap();
+            assert_eq!(f.to_string(), printed);
+            assert_eq!(printed.parse::<Faults>().unwrap(), f);
         }
     }
 
@@ -343,5 +454,70 @@ mod tests {
             d.outcome,
             Some(Action::Status { status: 503, .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        let operation = proptest::option::of("[a-z_]{1,20}");
+        let action = prop_oneof![
+            Just(Action::Drop),
+            (0..=MAX_LATENCY.as_nanos() as u64)
+                .prop_map(|n| Action::Latency(Duration::from_nanos(n))),
+            (
+                400u16..=599,
+                proptest::option::of(0..=MAX_RETRY_AFTER_SECS),
+                proptest::option::of(0..=MAX_RETRY_AFTER_SECS * 1000)
+            )
+                .prop_map(|(status, retry_after, retry_after_ms)| Action::Status {
+                    status,
+                    retry_after,
+                    retry_after_ms,
+                }),
+        ];
+        let trigger = prop_oneof![
+            Just(Trigger::Always),
+            any::<u32>().prop_map(Trigger::Next),
+            (0.0f64..=1.0).prop_map(Trigger::Rate),
+        ];
+        (operation, action, trigger).prop_map(|(operation, action, trigger)| Rule {
+            operation,
+            action,
+            trigger,
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// What `GET /_emulator/faults` returns can always be PUT back, and
+        /// means the same rules.
+        #[test]
+        fn printed_specs_parse_back_to_the_same_rules(rules in proptest::collection::vec(rule(), 0..5)) {
+            let mut faults = Faults::none();
+            for r in rules {
+                faults.push(r);
+            }
+            let printed = faults.to_string();
+            let parsed: Faults = printed.parse().map_err(|e| TestCaseError::fail(format!("{printed}: {e}")))?;
+            prop_assert_eq!(&parsed, &faults, "{}", printed);
+            prop_assert_eq!(parsed.to_string(), printed);
+        }
+
+        /// Any text: an error or rules, never a panic; rules print back.
+        #[test]
+        fn any_text_parses_or_fails_without_panicking(spec in "[a-z0-9_:;@x=./e+-]{0,40}") {
+            if let Ok(faults) = spec.parse::<Faults>() {
+                let printed = faults.to_string();
+                prop_assert_eq!(printed.parse::<Faults>().ok(), Some(faults));
+                let mut f: Faults = printed.parse().unwrap();
+                let d = f.decide("create_identity");
+                prop_assert!(d.latency <= MAX_LATENCY);
+            }
+        }
     }
 }

@@ -31,12 +31,18 @@
 mod api_error;
 mod auth;
 mod control;
+mod data_lock;
+mod entra;
 pub mod faults;
+mod host;
+#[cfg(feature = "jwks")]
+mod jwks;
 mod jwt;
+mod server;
 mod service;
 mod store;
+mod sync;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -45,20 +51,41 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
+pub use entra::AUDIENCES as MANAGEMENT_AUDIENCES;
 pub use faults::Faults;
 pub use service::{MAX_BODY, PREVIEW_VERSIONS, STABLE_VERSIONS};
 
-use service::{Reply, Shared, Stats};
-use store::Store;
+use entra::EntraKeys;
+use server::Limits;
+use service::{Shared, Stats};
+use store::{OpenError, Store};
+use sync::lock;
 
 /// Why the emulator could not start.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use acs_identity_emulator::{Emulator, EmulatorError};
+///
+/// # let dir = std::env::temp_dir().join(format!("emulator-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("state.db");
+/// let first = Emulator::builder().data(&path).start().await?;
+/// match Emulator::builder().data(&path).start().await {
+///     Err(EmulatorError::DataInUse { .. }) => {} // one emulator per data file
+///     other => panic!("{other:?}"),
+/// }
+/// first.shutdown().await;
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmulatorError {
@@ -81,10 +108,33 @@ pub enum EmulatorError {
         /// What went wrong.
         message: String,
     },
+    /// Another emulator holds the data file (an OS lock on `PATH.lock`,
+    /// released when that emulator exits, however it exits).
+    #[error("the data file {path} is in use by another emulator; stop it or pick another file")]
+    DataInUse {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The JWKS document given to [`EmulatorBuilder::jwks`] has no usable
+    /// RS256 key or is not JSON.
+    #[error("{message}")]
+    InvalidJwks {
+        /// What is wrong.
+        message: String,
+    },
+    /// The data file failed SQLite's integrity check (`PRAGMA quick_check`),
+    /// or is not a SQLite database.
+    #[error("the data file {path} is corrupt ({detail}); restore it or start with another file")]
+    CorruptData {
+        /// The file.
+        path: PathBuf,
+        /// What the check found.
+        detail: String,
+    },
 }
 
 /// Options for [`Emulator`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct EmulatorBuilder {
     port: u16,
@@ -92,7 +142,55 @@ pub struct EmulatorBuilder {
     data: Option<PathBuf>,
     faults: Faults,
     page_size: usize,
+    max_connections: usize,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    jwks: Option<String>,
 }
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("port", &self.port)
+            .field("access_key", &self.access_key.as_ref().map(|_| "***"))
+            .field("data", &self.data)
+            .field("faults", &self.faults)
+            .field("page_size", &self.page_size)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("jwks", &self.jwks.is_some())
+            .finish()
+    }
+}
+
+/// Open connections at most, by default (see
+/// [`EmulatorBuilder::max_connections`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity_emulator::DEFAULT_MAX_CONNECTIONS, 512);
+/// ```
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Time allowed for a request head, by default (see
+/// [`EmulatorBuilder::header_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity_emulator::DEFAULT_HEADER_TIMEOUT.as_secs(), 30);
+/// ```
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed for a request body, by default (see
+/// [`EmulatorBuilder::body_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(acs_identity_emulator::DEFAULT_BODY_TIMEOUT.as_secs(), 30);
+/// ```
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for EmulatorBuilder {
     fn default() -> Self {
@@ -102,6 +200,10 @@ impl Default for EmulatorBuilder {
             data: None,
             faults: Faults::none(),
             page_size: 100,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            jwks: None,
         }
     }
 }
@@ -137,11 +239,106 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Open connections at most (default [`DEFAULT_MAX_CONNECTIONS`], at
+    /// least 1). Past it, a new connection closes the oldest one that has no
+    /// request in flight, so idle sockets cannot lock clients out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), acs_identity_emulator::EmulatorError> {
+    /// let emulator = acs_identity_emulator::Emulator::builder()
+    ///     .max_connections(64)
+    ///     .start()
+    ///     .await?;
+    /// # emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// Time allowed for a request head to arrive, and for a keep-alive
+    /// connection to start its next request (default
+    /// [`DEFAULT_HEADER_TIMEOUT`]); the connection is closed after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), acs_identity_emulator::EmulatorError> {
+    /// use std::time::Duration;
+    ///
+    /// let emulator = acs_identity_emulator::Emulator::builder()
+    ///     .header_timeout(Duration::from_secs(5))
+    ///     .start()
+    ///     .await?;
+    /// # emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a request body to arrive once its head has (default
+    /// [`DEFAULT_BODY_TIMEOUT`]); a body shorter than its `Content-Length`
+    /// gets 408 `RequestTimeout` and the connection is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), acs_identity_emulator::EmulatorError> {
+    /// use std::time::Duration;
+    ///
+    /// let emulator = acs_identity_emulator::Emulator::builder()
+    ///     .body_timeout(Duration::from_secs(5))
+    ///     .start()
+    ///     .await?;
+    /// # emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Also accept management bearer tokens signed (RS256) by a key of this
+    /// JWKS document (`{"keys": [{"kty": "RSA", "kid", "n", "e"}, …]}`, the
+    /// format of an issuer's `jwks_uri`), so a test can use tokens from its
+    /// own issuer. The audience, `exp` and `nbf` rules are the same as for
+    /// the emulator's own tokens. Read when the emulator starts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use acs_identity_emulator::{Emulator, EmulatorError};
+    ///
+    /// let refused = Emulator::builder().jwks(r#"{"keys": []}"#).start().await;
+    /// assert!(matches!(refused, Err(EmulatorError::InvalidJwks { .. })));
+    /// # }
+    /// ```
+    #[cfg(feature = "jwks")]
+    pub fn jwks(mut self, document: impl Into<String>) -> Self {
+        self.jwks = Some(document.into());
+        self
+    }
+
     /// Starts serving.
     ///
     /// # Errors
     ///
-    /// [`EmulatorError`] for a bad key, a taken port or an unusable data file.
+    /// [`EmulatorError`] for a bad key, a taken port, a data file another
+    /// emulator holds ([`EmulatorError::DataInUse`]), a corrupt one
+    /// ([`EmulatorError::CorruptData`]) or an otherwise unusable one.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
         let key_text = match self.access_key {
             Some(k) => k,
@@ -154,9 +351,16 @@ impl EmulatorBuilder {
             return Err(EmulatorError::InvalidAccessKey);
         }
         let store = match &self.data {
-            Some(path) => Store::open(path).map_err(|e| EmulatorError::Data {
-                path: path.clone(),
-                message: e.to_string(),
+            Some(path) => Store::open(path).map_err(|e| match e {
+                OpenError::InUse => EmulatorError::DataInUse { path: path.clone() },
+                OpenError::Corrupt(detail) => EmulatorError::CorruptData {
+                    path: path.clone(),
+                    detail,
+                },
+                other => EmulatorError::Data {
+                    path: path.clone(),
+                    message: other.to_string(),
+                },
             })?,
             None => Store::memory(),
         };
@@ -172,15 +376,36 @@ impl EmulatorBuilder {
                 port: self.port,
                 source,
             })?;
+        let entra = EntraKeys::random();
+        #[cfg(feature = "jwks")]
+        let entra = match &self.jwks {
+            Some(document) => entra.with_jwks(jwks::Jwks::parse(document).map_err(|e| {
+                EmulatorError::InvalidJwks {
+                    message: e.to_string(),
+                }
+            })?),
+            None => entra,
+        };
         let shared = Arc::new(Shared {
             store,
             access_key: key,
+            entra,
+            body_timeout: self.body_timeout,
             faults: Mutex::new(self.faults),
             page_size: AtomicUsize::new(self.page_size),
             stats: Stats::default(),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, Arc::clone(&shared), stopped));
+        let limits = Limits {
+            max_connections: self.max_connections,
+            header_timeout: self.header_timeout,
+        };
+        let task = tokio::spawn(server::serve(
+            listener,
+            Arc::clone(&shared),
+            limits,
+            stopped,
+        ));
         Ok(Emulator {
             addr,
             access_key: key_text.trim().to_string(),
@@ -250,9 +475,65 @@ impl Emulator {
         format!("endpoint={};accesskey={}", self.endpoint(), self.access_key)
     }
 
+    /// A bearer token for the management operations that this emulator
+    /// accepts in place of the access key: HS256-signed with its Entra
+    /// signing secret (random per start), `aud`
+    /// `https://communication.azure.com`, valid for an hour. The same as
+    /// [`entra_token`](Self::entra_token) with no claims.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// let created = reqwest::Client::new()
+    ///     .post(format!("{}identities?api-version=2025-06-30", emulator.endpoint()))
+    ///     .bearer_auth(emulator.management_token())
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(created.status(), 201);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn management_token(&self) -> String {
+        self.entra_token(serde_json::Value::Null)
+    }
+
+    /// An Entra-like JWT signed (HS256) with this emulator's Entra signing
+    /// secret. `claims` (a JSON object) overlays the defaults: `aud`
+    /// `https://communication.azure.com`, `iss`, `tid`, `oid`, `iat` and
+    /// `nbf` now, `exp` an hour on; a claim set to `null` is left out. Use
+    /// it to test what management calls do with other audiences or expired
+    /// tokens (see [`MANAGEMENT_AUDIENCES`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use serde_json::json;
+    ///
+    /// let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// let expired = emulator.entra_token(json!({"exp": chrono::Utc::now().timestamp() - 60}));
+    /// let answer = reqwest::Client::new()
+    ///     .post(format!("{}identities?api-version=2025-06-30", emulator.endpoint()))
+    ///     .bearer_auth(expired)
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(answer.status(), 401);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn entra_token(&self, claims: serde_json::Value) -> String {
+        self.shared
+            .entra
+            .mint(claims, chrono::Utc::now().timestamp())
+    }
+
     /// Replaces the fault settings.
     pub fn set_faults(&self, faults: Faults) {
-        *self.shared.faults.lock().expect("faults lock") = faults;
+        *lock(&self.shared.faults) = faults;
     }
 
     /// Sets the members of an Entra group (group membership cannot be known
@@ -307,66 +588,5 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-    }
-}
-
-async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                connections.spawn(connection(stream, Arc::clone(&shared), stopped.clone()));
-            }
-            _ = stopped.changed() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-    connections.abort_all();
-}
-
-async fn connection(
-    stream: tokio::net::TcpStream,
-    shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let drop_now = Arc::new(Notify::new());
-    let signal = Arc::clone(&drop_now);
-    let svc = service_fn(move |req| {
-        let shared = Arc::clone(&shared);
-        let signal = Arc::clone(&signal);
-        async move {
-            match service::handle(shared, req).await {
-                Reply::Send(resp) => Ok::<_, Infallible>(resp),
-                Reply::Drop => {
-                    signal.notify_one();
-                    std::future::pending().await
-                }
-            }
-        }
-    });
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
-    let mut conn = std::pin::pin!(conn);
-    let mut closing = *stopped.borrow();
-    if closing {
-        conn.as_mut().graceful_shutdown();
-    }
-    loop {
-        tokio::select! {
-            _ = conn.as_mut() => break,
-            _ = drop_now.notified() => break,
-            _ = stopped.changed(), if !closing => {
-                closing = true;
-                conn.as_mut().graceful_shutdown();
-            }
-        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,9 +15,11 @@ use serde_json::{Map, Value, json};
 
 use crate::api_error::ApiError;
 use crate::auth::{self, Caller};
+use crate::entra::EntraKeys;
 use crate::faults::{Action, Faults};
 use crate::jwt;
 use crate::store::{EntraAssignment, Invalid, Store, TeamsExtensionAssignment};
+use crate::sync::lock;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -47,6 +49,10 @@ pub struct Stats {
 pub struct Shared {
     pub store: Store,
     pub access_key: Vec<u8>,
+    /// Signs and verifies management bearer tokens.
+    pub entra: EntraKeys,
+    /// Time allowed for a request body to arrive.
+    pub body_timeout: Duration,
     pub faults: Mutex<Faults>,
     pub page_size: AtomicUsize,
     pub stats: Stats,
@@ -198,7 +204,12 @@ pub enum Reply {
 /// Handles one request.
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let request_id = req.headers().get("x-ms-client-request-id").cloned();
-    let mut reply = match dispatch(&shared, req).await {
+    let checked = crate::host::check(req.version(), req.uri(), req.headers());
+    let answer = match checked {
+        Ok(()) => dispatch(&shared, req).await,
+        Err(e) => Err(e),
+    };
+    let mut reply = match answer {
         Ok(Some(resp)) => resp,
         Ok(None) => return Reply::Drop,
         Err(e) => {
@@ -206,7 +217,17 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
             if e.status == 401 {
                 shared.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
             }
-            error_response(&e)
+            let mut resp = error_response(&e);
+            // After a refused Host or an unfinished body the connection is
+            // not reused.
+            if matches!(
+                e.code,
+                "InvalidHostHeader" | "MisdirectedRequest" | "RequestTimeout"
+            ) {
+                resp.headers_mut()
+                    .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
     if let Some(id) = request_id {
@@ -236,8 +257,9 @@ pub fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
     json_response(e.status, Some(&e.body()))
 }
 
-/// Routes, injects faults, reads the body, authenticates and runs the operation.
-/// `Ok(None)`: drop the connection.
+/// Routes, reads the body, authenticates, checks the api-version, injects
+/// faults and runs the operation, in that order (the Host was checked
+/// before). `Ok(None)`: drop the connection.
 async fn dispatch(
     shared: &Shared,
     req: Request<Incoming>,
@@ -260,12 +282,13 @@ async fn dispatch(
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
     } else {
         let (parts, incoming) = req.into_parts();
-        let body = read_body(&parts.headers, incoming).await?;
+        let body = read_body(&parts.headers, incoming, shared.body_timeout).await?;
         let headers = parts.headers;
         return crate::control::handle(shared, &method, &segments[1..], &query, &headers, &body)
             .map(Some);
     }
 
+    // 1. The route: 404 / 405.
     let (op, params) = match route(&method, &segments) {
         Ok(found) => found,
         Err(true) => {
@@ -278,7 +301,68 @@ async fn dispatch(
         Err(false) => return Err(ApiError::not_found(format!("No operation at {path}."))),
     };
 
-    let decision = shared.faults.lock().expect("faults lock").decide(op.name());
+    // 2. The body: 413 over the limit, 408 when it does not arrive in time.
+    let (parts, incoming) = req.into_parts();
+    let body = read_body(&parts.headers, incoming, shared.body_timeout).await?;
+    let headers = parts.headers;
+
+    // 3. Authentication: 401. The signature, or a verified management
+    //    token, or for the exchanges the user's token.
+    let now = SystemTime::now();
+    let caller = auth::authenticate(
+        &method,
+        &path_and_query,
+        &headers,
+        &body,
+        &shared.access_key,
+        now,
+    )?;
+    let bearer = match (&caller, op.takes_user_token()) {
+        (Caller::Bearer(token), true) => Some(token.as_str()),
+        (Caller::Key, true) => {
+            return Err(ApiError::unauthorized(
+                "InvalidAccessToken",
+                "This operation takes the user's Entra ID token as the bearer token.",
+            ));
+        }
+        (Caller::Bearer(token), false) => {
+            shared
+                .entra
+                .verify(token, DateTime::<Utc>::from(now).timestamp())?;
+            None
+        }
+        (Caller::Key, false) => None,
+    };
+
+    // 4. The api-version: 400.
+    let version = query_param(&query, "api-version").ok_or_else(|| {
+        ApiError::new(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required.",
+        )
+    })?;
+    if !STABLE_VERSIONS.contains(&version.as_str()) && !PREVIEW_VERSIONS.contains(&version.as_str())
+    {
+        return Err(ApiError::new(
+            400,
+            "UnsupportedApiVersion",
+            format!("The api-version {version} is not supported."),
+        ));
+    }
+    if !op.available_in(&version) {
+        return Err(ApiError::new(
+            400,
+            "UnsupportedApiVersion",
+            format!(
+                "The operation {} is not available in api-version {version}.",
+                op.name()
+            ),
+        ));
+    }
+
+    // 5. Faults, for requests the service would have handled.
+    let decision = lock(&shared.faults).decide(op.name());
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }
@@ -317,60 +401,7 @@ async fn dispatch(
         Some(Action::Latency(_)) | None => {}
     }
 
-    let (parts, incoming) = req.into_parts();
-    let body = read_body(&parts.headers, incoming).await?;
-    let headers = parts.headers;
-    let now = SystemTime::now();
-    let caller = auth::authenticate(
-        &method,
-        &path_and_query,
-        &headers,
-        &body,
-        &shared.access_key,
-        now,
-    )?;
-
-    let version = query_param(&query, "api-version").ok_or_else(|| {
-        ApiError::new(
-            400,
-            "MissingApiVersionParameter",
-            "The api-version query parameter (?api-version=) is required.",
-        )
-    })?;
-    if !STABLE_VERSIONS.contains(&version.as_str()) && !PREVIEW_VERSIONS.contains(&version.as_str())
-    {
-        return Err(ApiError::new(
-            400,
-            "UnsupportedApiVersion",
-            format!("The api-version {version} is not supported."),
-        ));
-    }
-    if !op.available_in(&version) {
-        return Err(ApiError::new(
-            400,
-            "UnsupportedApiVersion",
-            format!(
-                "The operation {} is not available in api-version {version}.",
-                op.name()
-            ),
-        ));
-    }
-
-    let bearer = match (&caller, op.takes_user_token()) {
-        (Caller::Bearer(token), true) => Some(token.as_str()),
-        (Caller::Key, true) => {
-            return Err(ApiError::unauthorized(
-                "InvalidAccessToken",
-                "This operation takes the user's Entra ID token as the bearer token.",
-            ));
-        }
-        (Caller::Bearer(token), false) => {
-            check_management_token(token)?;
-            None
-        }
-        (Caller::Key, false) => None,
-    };
-
+    // 6. The operation.
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
@@ -387,7 +418,11 @@ async fn dispatch(
     Ok(Some(json_response(status, body.as_ref())))
 }
 
-async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: Duration,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             413,
@@ -403,7 +438,19 @@ async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Bytes, ApiErro
     {
         return Err(too_large());
     }
-    match Limited::new(body, MAX_BODY).collect().await {
+    let collected = tokio::time::timeout(limit, Limited::new(body, MAX_BODY).collect())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                408,
+                "RequestTimeout",
+                format!(
+                    "The request body did not arrive within {} ms.",
+                    limit.as_millis()
+                ),
+            )
+        })?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -425,32 +472,6 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         (percent_decode_str(k).decode_utf8_lossy() == name)
             .then(|| percent_decode_str(v).decode_utf8_lossy().into_owned())
     })
-}
-
-/// A bearer token for a management operation: an unexpired JWT for
-/// Communication Services (its signature cannot be checked locally).
-fn check_management_token(token: &str) -> Result<(), ApiError> {
-    let claims = jwt::claims(token).ok_or_else(|| {
-        ApiError::unauthorized("InvalidAccessToken", "The bearer token is not a JWT.")
-    })?;
-    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    if exp <= Utc::now().timestamp() {
-        return Err(ApiError::unauthorized(
-            "InvalidAccessToken",
-            "The bearer token has expired.",
-        ));
-    }
-    let aud = claims
-        .get("aud")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !aud.contains("communication.azure.com") {
-        return Err(ApiError::unauthorized(
-            "InvalidAccessToken",
-            "The bearer token is not for https://communication.azure.com.",
-        ));
-    }
-    Ok(())
 }
 
 struct Ctx<'a> {

@@ -16,6 +16,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::data_lock::DataLock;
+use crate::sync::lock;
+
 /// A stored identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -65,10 +68,60 @@ struct State {
 #[error("emulator storage: {0}")]
 pub struct StoreError(#[from] rusqlite::Error);
 
+/// Why a data file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another emulator holds the file.
+    #[error("in use by another emulator")]
+    InUse,
+    /// `PRAGMA quick_check` found damage.
+    #[error("corrupt: {0}")]
+    Corrupt(String),
+    /// The lock file could not be created.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// SQLite refused.
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<StoreError> for OpenError {
+    fn from(e: StoreError) -> Self {
+        OpenError::Sqlite(e.0)
+    }
+}
+
+/// Runs `PRAGMA quick_check` on its own connection (closed after, so the
+/// serving connection starts with an empty page cache); `Err` lists the
+/// first problems found. A file that is not a database at all is corrupt
+/// too.
+fn quick_check(path: &Path) -> Result<(), OpenError> {
+    let conn = Connection::open(path)?;
+    let found: Result<Vec<String>, rusqlite::Error> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect());
+    match found {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(()),
+        Ok(lines) => Err(OpenError::Corrupt(lines.join("; "))),
+        Err(rusqlite::Error::SqliteFailure(e, message))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Err(OpenError::Corrupt(message.unwrap_or_else(|| e.to_string())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The state, behind one lock.
 pub struct Store {
     state: Mutex<State>,
     db: Option<Mutex<Connection>>,
+    /// Held while the store lives (declared after `db`: released after the
+    /// connection is closed).
+    _lock: Option<DataLock>,
     /// The resource id used in identity ids, fixed per data file.
     pub resource_id: String,
     /// The secret the emulator signs its tokens with, fixed per data file.
@@ -108,13 +161,17 @@ impl Store {
         Self {
             state: Mutex::new(State::default()),
             db: None,
+            _lock: None,
             resource_id: random_guid(),
             signing_secret: random_hex(32).into_bytes(),
         }
     }
 
-    /// A store kept in the SQLite file at `path` (created when missing).
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// A store kept in the SQLite file at `path` (created when missing),
+    /// locked against other emulators and checked for damage first.
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let data_lock = DataLock::acquire(path)?.ok_or(OpenError::InUse)?;
+        quick_check(path)?;
         let conn = Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
@@ -216,6 +273,7 @@ impl Store {
         Ok(Self {
             state: Mutex::new(state),
             db: Some(Mutex::new(conn)),
+            _lock: Some(data_lock),
             resource_id,
             signing_secret,
         })
@@ -225,8 +283,8 @@ impl Store {
         &self,
         f: impl FnOnce(&mut State, Option<&Connection>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut state = self.state.lock().expect("state lock");
-        let db = self.db.as_ref().map(|d| d.lock().expect("db lock"));
+        let mut state = lock(&self.state);
+        let db = self.db.as_ref().map(|d| lock(d));
         f(&mut state, db.as_deref())
     }
 
@@ -261,12 +319,7 @@ impl Store {
 
     /// The identity with this id.
     pub fn get_identity(&self, id: &str) -> Option<Identity> {
-        self.state
-            .lock()
-            .expect("state lock")
-            .identities
-            .get(id)
-            .cloned()
+        lock(&self.state).identities.get(id).cloned()
     }
 
     /// Deletes an identity (its tokens stop being valid). False when unknown.
@@ -326,7 +379,7 @@ impl Store {
 
     /// Whether a token of generation `generation` for `id` is still valid.
     pub fn token_state(&self, id: &str, generation: u64) -> Result<(), Invalid> {
-        let state = self.state.lock().expect("state lock");
+        let state = lock(&self.state);
         let identity = state.identities.get(id).ok_or(Invalid::UserDeleted)?;
         if generation < identity.min_valid_gen {
             Err(Invalid::Revoked)
@@ -341,7 +394,7 @@ impl Store {
         tenant_id: &str,
         object_id: &str,
     ) -> Option<TeamsExtensionAssignment> {
-        let state = self.state.lock().expect("state lock");
+        let state = lock(&self.state);
         state
             .teams_extension
             .get(&(tenant_id.to_string(), object_id.to_string()))
@@ -380,18 +433,13 @@ impl Store {
 
     /// The Entra assignment of an object.
     pub fn entra(&self, object_id: &str) -> Option<EntraAssignment> {
-        self.state
-            .lock()
-            .expect("state lock")
-            .entra
-            .get(object_id)
-            .cloned()
+        lock(&self.state).entra.get(object_id).cloned()
     }
 
     /// Up to `limit` Entra assignments after `after` (by object id), and
     /// whether more follow.
     pub fn entra_page(&self, after: Option<&str>, limit: usize) -> (Vec<EntraAssignment>, bool) {
-        let state = self.state.lock().expect("state lock");
+        let state = lock(&self.state);
         let mut iter: Box<dyn Iterator<Item = &EntraAssignment>> = match after {
             Some(after) => Box::new(
                 state
@@ -468,7 +516,7 @@ impl Store {
 
     /// Whether `member` is in `group`.
     pub fn is_member(&self, group_id: &str, member: &str) -> bool {
-        let state = self.state.lock().expect("state lock");
+        let state = lock(&self.state);
         state
             .groups
             .get(group_id)
@@ -477,7 +525,7 @@ impl Store {
 
     /// Every Entra group assignment (for exchange checks).
     pub fn entra_groups(&self) -> Vec<EntraAssignment> {
-        let state = self.state.lock().expect("state lock");
+        let state = lock(&self.state);
         state
             .entra
             .values()
@@ -488,7 +536,7 @@ impl Store {
 
     /// How many identities exist.
     pub fn identity_count(&self) -> usize {
-        self.state.lock().expect("state lock").identities.len()
+        lock(&self.state).identities.len()
     }
 }
 

@@ -2,6 +2,8 @@
 //! acs-identity client): statuses, error bodies, signature checks, versions,
 //! limits, concurrency, persistence and faults.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -13,125 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGhlLWNvbnRyYWN0LXRlc3Rz";
-const STABLE: &str = "2025-06-30";
-const PREVIEW: &str = "2025-03-02-preview";
-
-/// A request as a client would send it, with every signing input adjustable.
-struct Req {
-    method: Method,
-    path_and_query: String,
-    body: Vec<u8>,
-    date: SystemTime,
-    signed_host: Option<String>,
-    signed_body: Option<Vec<u8>>,
-    key: String,
-    omit: Vec<&'static str>,
-    bearer: Option<String>,
-}
-
-impl Req {
-    fn new(method: Method, path_and_query: impl Into<String>) -> Self {
-        Self {
-            method,
-            path_and_query: path_and_query.into(),
-            body: Vec::new(),
-            date: SystemTime::now(),
-            signed_host: None,
-            signed_body: None,
-            key: KEY.into(),
-            omit: vec![],
-            bearer: None,
-        }
-    }
-
-    fn json(mut self, v: Value) -> Self {
-        self.body = v.to_string().into_bytes();
-        self
-    }
-
-    async fn send(self, emulator: &Emulator) -> (u16, Value) {
-        let host = emulator.addr().to_string();
-        let url = format!("http://{host}{}", self.path_and_query);
-        let signed_body = self
-            .signed_body
-            .clone()
-            .unwrap_or_else(|| self.body.clone());
-        let hash = STANDARD.encode(Sha256::digest(&signed_body));
-        let date = httpdate::fmt_http_date(self.date);
-        let to_sign = format!(
-            "{}\n{}\n{};{};{}",
-            self.method.as_str(),
-            self.path_and_query,
-            date,
-            self.signed_host.as_deref().unwrap_or(&host),
-            hash
-        );
-        let mut mac = Hmac::<Sha256>::new_from_slice(&STANDARD.decode(&self.key).unwrap()).unwrap();
-        mac.update(to_sign.as_bytes());
-        let auth = match &self.bearer {
-            Some(token) => format!("Bearer {token}"),
-            None => format!(
-                "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={}",
-                STANDARD.encode(mac.finalize().into_bytes())
-            ),
-        };
-        let mut builder = reqwest::Client::new()
-            .request(self.method.clone(), url)
-            .body(self.body.clone());
-        for (name, value) in [
-            ("x-ms-date", date.as_str()),
-            ("x-ms-content-sha256", hash.as_str()),
-            ("authorization", auth.as_str()),
-        ] {
-            if !self.omit.contains(&name) {
-                builder = builder.header(name, value);
-            }
-        }
-        if !self.body.is_empty() {
-            builder = builder.header("content-type", "application/json");
-        }
-        let resp = tokio::time::timeout(Duration::from_secs(10), builder.send())
-            .await
-            .expect("answer in time")
-            .expect("sent");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).expect("JSON body")
-            },
-        )
-    }
-}
-
-async fn emulator() -> Emulator {
-    Emulator::builder().access_key(KEY).start().await.unwrap()
-}
-
-fn q(path: &str, version: &str) -> String {
-    format!("{path}?api-version={version}")
-}
-
-async fn create(e: &Emulator, body: Value, version: &str) -> (u16, Value) {
-    Req::new(Method::POST, q("/identities", version))
-        .json(body)
-        .send(e)
-        .await
-}
-
-fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
-    assert_eq!(answer.0, status, "{}", answer.1);
-    assert_eq!(answer.1["error"]["code"], code, "{}", answer.1);
-    assert!(
-        answer.1["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty())
-    );
-}
+use common::{KEY, PREVIEW, Req, STABLE, assert_error, create, emulator, q};
 
 #[tokio::test]
 async fn signed_requests_work_and_every_tampering_is_refused_and_counted() {
@@ -552,7 +436,7 @@ fn fastrand_u32() -> u32 {
 }
 
 #[tokio::test]
-async fn faults_answer_before_anything_happens_and_can_change_at_run_time() {
+async fn faults_answer_authenticated_requests_and_can_change_at_run_time() {
     let e = emulator().await;
     e.set_faults(
         "create_identity:503/retry-after-ms=250x2"
@@ -562,6 +446,7 @@ async fn faults_answer_before_anything_happens_and_can_change_at_run_time() {
     for _ in 0..2 {
         let resp = reqwest::Client::new()
             .post(format!("{}identities?api-version={STABLE}", e.endpoint()))
+            .bearer_auth(e.management_token())
             .send()
             .await
             .unwrap();
@@ -579,6 +464,7 @@ async fn faults_answer_before_anything_happens_and_can_change_at_run_time() {
     e.set_faults("dropx1".parse::<Faults>().unwrap());
     let dropped = reqwest::Client::new()
         .post(format!("{}identities?api-version={STABLE}", e.endpoint()))
+        .bearer_auth(e.management_token())
         .send()
         .await;
     assert!(

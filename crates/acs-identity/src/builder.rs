@@ -133,9 +133,8 @@ impl ClientBuilder {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
-    /// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-    /// # let claims = serde_json::json!({"aud": "https://communication.azure.com", "exp": chrono::Utc::now().timestamp() + 3600});
-    /// # let jwt = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
+    /// # // A token the emulator verifies (HS256, aud https://communication.azure.com).
+    /// # let jwt = emulator.management_token();
     /// use acs_identity::{BoxFuture, CommunicationIdentityClient, CredentialError, EntraToken, TokenCredential};
     /// use std::time::{Duration, SystemTime};
     ///

@@ -1,12 +1,13 @@
 //! `acs-identity emulator …`
 
-use acs_identity_emulator::{Emulator, Faults};
+use acs_identity_emulator::Emulator;
 
 use super::Failure;
 use crate::cli::EmulatorArgs;
 use crate::output;
 
 pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
+    log_problems_to_stderr();
     let mut builder = Emulator::builder()
         .port(args.port)
         .page_size(args.page_size);
@@ -16,22 +17,49 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     if let Some(path) = args.data {
         builder = builder.data(path);
     }
-    if let Some(spec) = args.faults {
-        let faults: Faults =
-            spec.parse()
-                .map_err(|e: acs_identity_emulator::faults::FaultSpecError| {
-                    Failure::from(e.to_string())
-                })?;
+    if let Some(path) = args.jwks {
+        let document = std::fs::read_to_string(&path).map_err(|e| {
+            Failure::from(format!(
+                "could not read the JWKS file {}: {e}",
+                path.display()
+            ))
+        })?;
+        builder = builder.jwks(document);
+    }
+    // Parsed (and bounds-checked) by clap: a bad spec exits 2 before this.
+    if let Some(faults) = args.faults {
         builder = builder.faults(faults);
     }
-    let emulator = builder
-        .start()
-        .await
-        .map_err(|e| Failure::call(e.to_string()))?;
+    let emulator = builder.start().await.map_err(|e| {
+        use acs_identity_emulator::EmulatorError;
+        // A bad argument is a usage error; a port, file or database that
+        // cannot be used is a failure.
+        match e {
+            EmulatorError::InvalidAccessKey | EmulatorError::InvalidJwks { .. } => {
+                Failure::usage(e.to_string())
+            }
+            other => Failure::call(other.to_string()),
+        }
+    })?;
     output::line(&emulator.connection_string())?;
     wait_for_signal().await?;
     emulator.shutdown().await;
     Ok(())
+}
+
+/// The emulator's errors (a write the data file refused, a handler that
+/// panicked) and warnings (accept failures, the connection cap) reach stderr
+/// without `-v`. With `-v` a more verbose subscriber is already installed
+/// and this one is not.
+fn log_problems_to_stderr() {
+    use std::io::IsTerminal as _;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "acs_identity_emulator=warn",
+        ))
+        .try_init();
 }
 
 #[cfg(unix)]

@@ -1,0 +1,319 @@
+//! `acs-identity emulator` as a process: bad fault specs, one emulator per
+//! data file, corrupt data files, storage errors on stderr, and a low file
+//! descriptor limit.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use acs_identity::{CommunicationIdentityClient, RetryOptions};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_acs-identity");
+const KEY: &str = "ZW11bGF0b3ItcHJvY2Vzcy10ZXN0cy1rZXktMDEyMzQ1";
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let dir = std::env::temp_dir().join(format!("{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An emulator process; killed (SIGKILL) when dropped.
+struct Running {
+    child: Child,
+    conn: String,
+    stderr: std::process::ChildStderr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn addr(&self) -> String {
+        self.conn
+            .trim_start_matches("endpoint=http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// SIGKILL, then everything it wrote on stderr.
+    fn kill_and_read_stderr(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut text = String::new();
+        let _ = self.stderr.read_to_string(&mut text);
+        text
+    }
+}
+
+/// Starts `sh_prefix BIN emulator ARGS` through bash (for `ulimit`) and
+/// waits for the connection string.
+fn start(shell_prefix: &str, args: &[&str]) -> Running {
+    let mut command = format!("{shell_prefix} exec '{BIN}' emulator --access-key {KEY}");
+    for a in args {
+        command.push_str(&format!(" '{a}'"));
+    }
+    let mut child = Command::new("bash")
+        .args(["-c", &command])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("endpoint="),
+        "no connection string: {line:?}"
+    );
+    let stderr = child.stderr.take().unwrap();
+    Running {
+        child,
+        conn: line.trim().to_string(),
+        stderr,
+    }
+}
+
+/// Runs `BIN emulator ARGS`, expecting it to exit by itself within LIMIT.
+fn run_to_exit(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .arg("emulator")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("the emulator did not exit within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn client(conn: &str) -> CommunicationIdentityClient {
+    CommunicationIdentityClient::builder_from_connection_string(conn)
+        .unwrap()
+        .retry(RetryOptions::none())
+        .per_try_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_fault_spec_out_of_bounds_is_a_usage_error_with_exit_2() {
+    for spec in ["latency=1e30s", "latency=1.8e19s;latency=1.8e19s", "200x1"] {
+        let out = run_to_exit(&["--faults", spec]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{spec}: {stderr}");
+        assert!(stderr.contains("--faults"), "{spec}: {stderr}");
+        assert!(stderr.contains("invalid fault rule"), "{spec}: {stderr}");
+        assert!(out.stdout.is_empty(), "no connection string");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_emulator_on_one_data_file_exits_with_a_message_and_kill_9_releases_it() {
+    let dir = temp_dir("cli-lock");
+    let data = dir.join("state.db");
+    let data_arg = data.to_str().unwrap();
+    let first = start("", &["--data", data_arg]);
+    let out = run_to_exit(&["--access-key", KEY, "--data", data_arg]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by another emulator"), "{stderr}");
+    // SIGKILL: the OS drops the lock with the process.
+    drop(first);
+    let again = start("", &["--data", data_arg]);
+    client(&again.conn).create_user().await.unwrap();
+    drop(again);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Overwrites the root page of the identities' primary-key index (table
+/// scans still work; an insert does not).
+fn corrupt_identity_index(path: &Path) {
+    let root: i64 = rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_identities_1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let page_size: i64 = rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    let start = (page_size * (root - 1)) as usize;
+    bytes[start..start + page_size as usize].fill(0x5a);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_data_file_stops_the_start_and_storage_errors_reach_stderr_without_v() {
+    let dir = temp_dir("cli-corrupt");
+    let data = dir.join("state.db");
+    let data_arg = data.to_str().unwrap();
+    // A data file with users in it, closed cleanly (checkpointed).
+    let first = start("", &["--data", data_arg]);
+    for _ in 0..5 {
+        client(&first.conn).create_user().await.unwrap();
+    }
+    let mut first = first;
+    let _ = Command::new("kill")
+        .args(["-TERM", &first.child.id().to_string()])
+        .status();
+    let _ = first.child.wait();
+    drop(first);
+
+    // Damaged while an emulator runs: the write fails with 500 and the
+    // error is logged on stderr (no -v).
+    let running = start("", &["--data", data_arg]);
+    corrupt_identity_index(&data);
+    let err = client(&running.conn).create_user().await.unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err}");
+    let stderr = running.kill_and_read_stderr();
+    assert!(stderr.contains("storage failed"), "stderr: {stderr:?}");
+    assert!(!stderr.contains(KEY), "no secret in the log");
+
+    // Damaged at start: refused with a message, exit 1.
+    let out = run_to_exit(&["--data", data_arg]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is corrupt"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// User plus system CPU time of a process so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // After the `)`: state is field 3, utime 14 and stime 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_it_does_not_spin_and_keeps_answering() {
+    let running = start("ulimit -n 64;", &[]);
+    let addr = running.addr();
+    // Requests whose bodies never come: busy connections, so nothing can be
+    // closed to make room and `accept` fails with EMFILE.
+    let mut stalled = Vec::new();
+    for _ in 0..90 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(
+            format!("POST /identities?api-version=2025-06-30 HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 10\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        stalled.push(s);
+    }
+    let pid = running.child.id();
+    let before = cpu_ticks(pid);
+    let window = Instant::now();
+    // A measurement window, not synchronisation.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let used = cpu_ticks(pid) - before;
+    let ticks_per_window = window.elapsed().as_millis() as u64 / 10;
+    assert!(
+        used * 4 < ticks_per_window,
+        "the emulator used {used} of {ticks_per_window} ticks while out of descriptors"
+    );
+    // The stalled clients give up; the emulator recovers and answers.
+    drop(stalled);
+    let started = Instant::now();
+    tokio::time::timeout(LIMIT, client(&running.conn).create_user())
+        .await
+        .expect("answered in time")
+        .expect("created");
+    // Idle connections past the descriptor limit do not lock clients out.
+    let mut idle = Vec::new();
+    for _ in 0..120 {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    for _ in 0..3 {
+        tokio::time::timeout(LIMIT, client(&running.conn).create_user())
+            .await
+            .expect("answered while idle sockets exceed the descriptor limit")
+            .expect("created");
+    }
+    assert!(started.elapsed() < LIMIT);
+    drop(idle);
+    let stderr = running.kill_and_read_stderr();
+    assert!(
+        stderr.contains("accept failed"),
+        "the first failure is logged: {stderr}"
+    );
+}
+
+/// A fixture of the emulator crate: a JWKS with one RSA key and a token it
+/// signed (expiring in 2100).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../acs-identity-emulator/tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_lets_rs256_tokens_of_that_issuer_manage_and_a_bad_file_stops_the_start() {
+    let jwks = fixture("jwks.json");
+    let running = start("", &["--jwks", jwks.to_str().unwrap()]);
+    let token = std::fs::read_to_string(fixture("rs256-management-token.jwt")).unwrap();
+    let created = reqwest::Client::new()
+        .post(format!(
+            "http://{}/identities?api-version=2025-06-30",
+            running.addr()
+        ))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    drop(running);
+
+    let dir = temp_dir("cli-jwks");
+    for (content, says) in [
+        (None, "could not read the JWKS file"),
+        (Some(r#"{"keys": []}"#), "invalid JWKS"),
+    ] {
+        let path = dir.join("jwks.json");
+        let _ = std::fs::remove_file(&path);
+        if let Some(c) = content {
+            std::fs::write(&path, c).unwrap();
+        }
+        let out = run_to_exit(&["--jwks", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // A bad argument: a usage error.
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,166 @@
+//! The Host check: the emulator answers loopback names only, so a browser
+//! page on a rebinding DNS name (whose Host is that name) cannot reach the
+//! API or `/_emulator/*`.
+//!
+//! - Accepted: `127.0.0.1`, `[::1]` and `localhost` (any case), each with or
+//!   without a port (any port, so a port forward works).
+//! - Any other name: 421 `MisdirectedRequest`.
+//! - No Host in HTTP/1.1, two Host headers, or a Host that is not
+//!   `name[:port]` (a space, an empty value, a port that is not a number):
+//!   400 `InvalidHostHeader` (RFC 9112 §3.2).
+//! - An absolute request target (`GET http://name/…`) and HTTP/2's
+//!   `:authority` are checked the same way.
+
+use hyper::header::HOST;
+use hyper::{HeaderMap, Uri, Version};
+
+use crate::api_error::ApiError;
+
+const LOOPBACK: &[&str] = &["127.0.0.1", "[::1]", "localhost"];
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::new(400, "InvalidHostHeader", message)
+}
+
+/// Checks the Host header and the request target's authority.
+pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return Err(invalid("The request has more than one Host header."));
+    }
+    if let Some(value) = header {
+        let text = value
+            .to_str()
+            .map_err(|_| invalid("The Host header is not visible ASCII."))?;
+        check_name(text)?;
+    }
+    if let Some(authority) = uri.authority() {
+        check_name(authority.as_str())?;
+    } else if header.is_none() && version != Version::HTTP_10 && version != Version::HTTP_09 {
+        return Err(invalid("The Host header is missing."));
+    }
+    Ok(())
+}
+
+/// `name[:port]` with a loopback name.
+fn check_name(host: &str) -> Result<(), ApiError> {
+    let (name, port) = split(host)
+        .ok_or_else(|| invalid("The Host header must be a host name with an optional port."))?;
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid("The port in the Host header is not a number."));
+    }
+    if LOOPBACK.iter().any(|l| l.eq_ignore_ascii_case(name)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            421,
+            "MisdirectedRequest",
+            "The emulator answers requests for 127.0.0.1, [::1] and localhost only.",
+        ))
+    }
+}
+
+/// Splits `name[:port]` (`[v6][:port]` for IPv6 literals); `None` for
+/// anything that is not a host name.
+fn split(host: &str) -> Option<(&str, Option<&str>)> {
+    let (name, port) = if host.starts_with('[') {
+        let end = host.find(']')?;
+        let rest = &host[end + 1..];
+        let port = match rest.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if rest.is_empty() => None,
+            None => return None,
+        };
+        (&host[..=end], port)
+    } else {
+        match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        }
+    };
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':');
+    (!name.is_empty() && name.bytes().all(allowed)).then_some((name, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn with_host(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(HOST, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn status(version: Version, uri: &str, hosts: &[&str]) -> u16 {
+        match check(version, &uri.parse().unwrap(), &with_host(hosts)) {
+            Ok(()) => 200,
+            Err(e) => e.status,
+        }
+    }
+
+    #[test]
+    fn loopback_names_pass_with_or_without_a_port() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:1",
+            "localhost",
+            "LOCALHOST:65535",
+        ] {
+            assert_eq!(status(Version::HTTP_11, "/", &[host]), 200, "{host}");
+        }
+    }
+
+    #[test]
+    fn other_names_are_misdirected_and_malformed_ones_invalid() {
+        for host in [
+            "evil.example",
+            "127.0.0.2",
+            "[::2]:1",
+            "localhost.evil",
+            "0.0.0.0",
+        ] {
+            assert_eq!(status(Version::HTTP_11, "/", &[host]), 421, "{host}");
+        }
+        for host in [
+            "",
+            "a b",
+            "localhost:",
+            "localhost:x",
+            "[::1",
+            "[::1]x",
+            "localhost:123456",
+        ] {
+            assert_eq!(status(Version::HTTP_11, "/", &[host]), 400, "{host:?}");
+        }
+        assert_eq!(
+            status(Version::HTTP_11, "/", &["localhost", "localhost"]),
+            400
+        );
+        assert_eq!(status(Version::HTTP_11, "/", &[]), 400);
+        assert_eq!(
+            status(Version::HTTP_10, "/", &[]),
+            200,
+            "HTTP/1.0 may omit Host"
+        );
+    }
+
+    #[test]
+    fn the_request_target_authority_is_checked_too() {
+        assert_eq!(
+            status(Version::HTTP_11, "http://evil.example/x", &["localhost"]),
+            421
+        );
+        assert_eq!(status(Version::HTTP_2, "http://localhost:1/x", &[]), 200);
+        assert_eq!(status(Version::HTTP_2, "http://evil.example/x", &[]), 421);
+    }
+}
