@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod log;
 mod output;
 
 use std::process::ExitCode;
@@ -13,15 +14,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if cli.verbose {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "acs_identity=debug,acs_identity_emulator=debug",
-            ))
-            .init();
-    }
+    log::init(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

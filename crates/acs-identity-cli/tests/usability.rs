@@ -197,3 +197,67 @@ async fn exchange_tokens_come_from_stdin_or_a_file() {
     assert_eq!(both.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs the command on a pseudo-terminal (util-linux `script`, part of every
+/// Debian system), so stdout and stderr are terminals; returns what the
+/// terminal showed.
+fn on_a_terminal(conn: &str, args: &str) -> Output {
+    Command::new("script")
+        .args(["-qefc", &format!("{BIN} {args}"), "/dev/null"])
+        .env("ACS_CONNECTION_STRING", conn)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retrying_call_says_so_on_a_terminal_only() {
+    let emulator = Emulator::builder()
+        .faults("create_identity:503x1".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let conn = emulator.connection_string();
+    let shown = {
+        let conn = conn.clone();
+        tokio::task::spawn_blocking(move || on_a_terminal(&conn, "user create"))
+            .await
+            .unwrap()
+    };
+    let screen = text(&shown.stdout);
+    assert!(shown.status.success(), "{screen}");
+    assert!(screen.contains("503, retrying in "), "{screen}");
+    assert!(screen.contains(" s…"), "{screen}");
+
+    emulator.set_faults("create_identity:503x1".parse().unwrap());
+    let piped = tokio::task::spawn_blocking(move || run(&conn, &["user", "create"]))
+        .await
+        .unwrap();
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert!(piped.stderr.is_empty(), "{}", text(&piped.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_is_honoured_without_colour_codes_off_a_terminal() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let conn = emulator.connection_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["user", "create"])
+            .env("ACS_CONNECTION_STRING", conn)
+            .env("RUST_LOG", "acs_identity=debug")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let log = text(&out.stderr);
+    assert!(log.contains("attempt finished"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+    assert!(
+        !log.contains("accesskey") && !log.contains(emulator.access_key()),
+        "{log}"
+    );
+}

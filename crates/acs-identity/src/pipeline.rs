@@ -196,7 +196,11 @@ impl Pipeline {
                 return result;
             }
             drop(result);
-            tracing::debug!(?delay, "retrying");
+            tracing::debug!(
+                reason = %outcome,
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
             // Boxed: the timer is only built when a retry waits, and the
             // future of every call stays small.
             Box::pin(tokio::time::sleep(delay)).await;

@@ -215,6 +215,18 @@ pub(crate) enum Outcome {
     Broken,
 }
 
+/// What a retry notice says about the try: `503`, `timed out`, …
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Status(status) => write!(f, "{status}"),
+            Outcome::ConnectFailed => f.write_str("could not connect"),
+            Outcome::TimedOut => f.write_str("timed out"),
+            Outcome::Broken => f.write_str("connection broken"),
+        }
+    }
+}
+
 /// Whether `outcome` is worth another try for a call of this idempotency.
 pub(crate) fn should_retry(outcome: Outcome, idempotency: Idempotency) -> bool {
     match (outcome, idempotency) {

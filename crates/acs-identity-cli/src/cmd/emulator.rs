@@ -7,7 +7,6 @@ use crate::cli::EmulatorArgs;
 use crate::output;
 
 pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
-    log_problems_to_stderr();
     let mut builder = Emulator::builder()
         .port(args.port)
         .page_size(args.page_size);
@@ -45,21 +44,6 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     wait_for_signal().await?;
     emulator.shutdown().await;
     Ok(())
-}
-
-/// The emulator's errors (a write the data file refused, a handler that
-/// panicked) and warnings (accept failures, the connection cap) reach stderr
-/// without `-v`. With `-v` a more verbose subscriber is already installed
-/// and this one is not.
-fn log_problems_to_stderr() {
-    use std::io::IsTerminal as _;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "acs_identity_emulator=warn",
-        ))
-        .try_init();
 }
 
 #[cfg(unix)]
