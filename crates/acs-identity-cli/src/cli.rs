@@ -21,6 +21,16 @@ pub struct Cli {
     )]
     pub connection_string: Option<String>,
 
+    /// How to authenticate: `key` (the connection string's access key) or
+    /// `entra` (Entra ID, through the `az` or `azd` login of this machine).
+    #[arg(long, global = true, value_enum, default_value_t = Auth::Key)]
+    pub auth: Auth,
+
+    /// The resource's endpoint, for `--auth entra` (default: the endpoint of
+    /// the connection string).
+    #[arg(long, global = true, env = "ACS_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+
     /// The api-version to send (default: 2025-06-30; 2025-03-02-preview for
     /// preview-only commands).
     #[arg(long, global = true, value_name = "VERSION")]
@@ -42,6 +52,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Auth {
+    /// HMAC with the connection string's access key.
+    Key,
+    /// Entra ID tokens from the developer credential (`az login`, `azd auth login`).
+    Entra,
 }
 
 /// Output formats.

@@ -261,3 +261,87 @@ async fn rust_log_is_honoured_without_colour_codes_off_a_terminal() {
         "{log}"
     );
 }
+
+/// A stand-in `az` that records its arguments and prints `token` the way
+/// `az account get-access-token -o json` does.
+fn fake_az(dir: &std::path::Path, token: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}/az-args'\nprintf '%s' '{{\"accessToken\":\"{token}\",\"expires_on\":{expires},\"tokenType\":\"Bearer\"}}'\n",
+        dir.display()
+    );
+    let path = dir.join("az");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_entra_signs_in_through_the_az_login() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("acs-cli-az-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    fake_az(&dir, &emulator.management_token());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let endpoint = emulator.endpoint();
+    let run_entra = |path: String| {
+        let endpoint = endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "--auth",
+                "entra",
+                "--endpoint",
+                &endpoint,
+                "--output",
+                "json",
+                "user",
+                "create",
+            ])
+            .env("PATH", path)
+            .env_remove("ACS_CONNECTION_STRING")
+            .env_remove("RUST_LOG");
+            cmd.output().unwrap()
+        })
+    };
+
+    let out = run_entra(path.clone()).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        created["identity"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("8:acs:")
+    );
+    let asked = std::fs::read_to_string(dir.join("az-args")).unwrap();
+    assert!(
+        asked.contains("account get-access-token")
+            && asked.contains("--scope https://communication.azure.com//.default"),
+        "{asked}"
+    );
+
+    // A token the emulator did not sign: the call is refused, exit 1.
+    fake_az(&dir, &teams_token());
+    let out = run_entra(path).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+
+    // No az on PATH at all: the credential's failure, exit 1, no panic.
+    let out = run_entra("/nonexistent".into()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("credential"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,11 +7,14 @@ mod user;
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use acs_identity::{
-    ClientBuilder, CommunicationIdentityClient, CommunicationUserIdentifier, TokenScope,
+    ClientBuilder, CommunicationIdentityClient, CommunicationUserIdentifier, ConnectionString,
+    TokenScope,
 };
 
-use crate::cli::{Cli, Command, Output};
+use crate::cli::{Auth, Cli, Command, Output};
 
 /// A failed command: what goes to stderr, and whether it is a usage error
 /// (exit 2: something was wrong before any request was sent) or a failed
@@ -94,6 +97,8 @@ impl From<String> for Failure {
 /// What every client command needs.
 pub struct Context {
     connection_string: Option<String>,
+    auth: Auth,
+    endpoint: Option<String>,
     api_version: Option<String>,
     allow_insecure_http: bool,
     pub output: Output,
@@ -108,11 +113,33 @@ impl Context {
         })
     }
 
-    /// A builder from the connection string, pinned to --api-version when given.
+    /// A builder for the chosen authentication, pinned to --api-version when given.
     fn builder(&self) -> Result<ClientBuilder, Failure> {
-        let builder =
-            CommunicationIdentityClient::builder_from_connection_string(self.connection_string()?)?
-                .allow_insecure_http(self.allow_insecure_http);
+        let builder = match self.auth {
+            Auth::Key => CommunicationIdentityClient::builder_from_connection_string(
+                self.connection_string()?,
+            )?,
+            Auth::Entra => {
+                let endpoint = match (&self.endpoint, &self.connection_string) {
+                    (Some(endpoint), _) => endpoint.clone(),
+                    (None, Some(cs)) => ConnectionString::parse(cs)
+                        .map_err(acs_identity::Error::from)?
+                        .endpoint()
+                        .to_string(),
+                    (None, None) => {
+                        return Err(Failure::usage(
+                            "--auth entra needs the endpoint: pass --endpoint or set ACS_ENDPOINT",
+                        ));
+                    }
+                };
+                let credential: Arc<dyn azure_core::credentials::TokenCredential> =
+                    azure_identity::DeveloperToolsCredential::new(None).map_err(|e| {
+                        Failure::call(format!("the developer credential is not available: {e}"))
+                    })?;
+                CommunicationIdentityClient::builder(&endpoint).token_credential(credential)
+            }
+        }
+        .allow_insecure_http(self.allow_insecure_http);
         Ok(match &self.api_version {
             Some(v) => builder.api_version(v),
             None => builder,
@@ -220,6 +247,8 @@ pub fn lifetime(minutes: Option<u32>) -> Option<std::time::Duration> {
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let cx = Context {
         connection_string: cli.connection_string,
+        auth: cli.auth,
+        endpoint: cli.endpoint,
         api_version: cli.api_version,
         allow_insecure_http: cli.allow_insecure_http,
         output: crate::output::format(cli.output),
