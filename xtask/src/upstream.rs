@@ -68,6 +68,8 @@ pub fn run(reference: Option<PathBuf>) -> Result<bool> {
             )?;
         }
     }
+    // The crate docs include its README.
+    std::fs::copy(raw.join("README.md"), krate.join("README.md"))?;
     std::fs::copy(root.join("Cargo.lock"), krate.join("Cargo.lock"))?;
     let files = generate::generate_all(&reference, "upstream")?;
     check::write_files(&krate, &files)?;
@@ -167,16 +169,11 @@ fn standalone_manifest(root: &Path, raw: &Path) -> Result<String> {
     {
         for (name, dep) in deps.iter_mut() {
             if is_workspace_ref(dep) {
-                let mut resolved = ws_deps
+                let inherited = ws_deps
                     .get(name)
                     .cloned()
                     .with_context(|| format!("workspace dependency {name}"))?;
-                if let (Some(extra), toml::Value::Table(t)) =
-                    (dep.get("features").cloned(), &mut resolved)
-                {
-                    t.insert("features".into(), extra);
-                }
-                *dep = resolved;
+                *dep = inherit(inherited, dep);
             }
         }
     }
@@ -186,6 +183,30 @@ fn standalone_manifest(root: &Path, raw: &Path) -> Result<String> {
     Ok(toml::to_string(&manifest)?)
 }
 
+/// A workspace dependency with what the member adds to it: `features` are
+/// added to the workspace's, and `optional` (and anything else) is the
+/// member's, as cargo reads `{ workspace = true, ... }`.
+fn inherit(inherited: toml::Value, member: &toml::Value) -> toml::Value {
+    let mut table = match inherited {
+        toml::Value::Table(t) => t,
+        version => toml::Table::from_iter([("version".to_owned(), version)]),
+    };
+    if let Some(extra) = member.as_table() {
+        for (key, value) in extra {
+            match (key.as_str(), table.get_mut(key), value) {
+                ("workspace", ..) => {}
+                ("features", Some(toml::Value::Array(have)), toml::Value::Array(more)) => {
+                    have.extend(more.iter().cloned())
+                }
+                _ => {
+                    table.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    toml::Value::Table(table)
+}
+
 fn is_workspace_ref(value: &toml::Value) -> bool {
     value.get("workspace").and_then(toml::Value::as_bool) == Some(true)
 }
@@ -193,6 +214,24 @@ fn is_workspace_ref(value: &toml::Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn member_keys_are_kept_when_a_dependency_is_inherited() {
+        let member: toml::Value =
+            toml::from_str("workspace = true\noptional = true\nfeatures = [\"b\"]").unwrap();
+        let table: toml::Value = toml::from_str("version = \"1\"\nfeatures = [\"a\"]").unwrap();
+        let got = inherit(table, &member);
+        assert_eq!(got["version"].as_str(), Some("1"));
+        assert_eq!(got["optional"].as_bool(), Some(true));
+        assert_eq!(
+            got["features"],
+            toml::Value::Array(vec!["a".into(), "b".into()])
+        );
+        assert!(got.get("workspace").is_none());
+        let plain = inherit(toml::Value::String("=0.15.1".into()), &member);
+        assert_eq!(plain["version"].as_str(), Some("=0.15.1"));
+        assert_eq!(plain["optional"].as_bool(), Some(true));
+    }
 
     #[test]
     fn prose_is_emptied_or_removed() {
