@@ -5,3 +5,4 @@ mod concurrency;
 mod exchange;
 mod faults;
 mod identities;
+mod readme;

@@ -46,8 +46,3 @@ pub fn epoch_in(offset: i64) -> i64 {
         .as_secs() as i64
         + offset
 }
-
-/// The workspace README's code blocks, run as doctests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -16,9 +16,10 @@ use reqwest::header::HeaderMap;
 /// ```
 pub const RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 
-/// Retry settings. The defaults are those of the official Azure SDKs:
-/// 3 retries, exponential backoff from 0.8 s with jitter, at most 60 s
-/// between tries.
+/// Retry settings. The defaults are those of .NET's Azure.Core (used by the
+/// official .NET identity SDK): 3 retries, exponential backoff from 0.8 s
+/// with jitter, at most 60 s between tries. azure_core for Rust defaults to
+/// 8 retries from 200 ms, at most 30 s apart.
 ///
 /// A wait the service asks for (`Retry-After`, `retry-after-ms`,
 /// `x-ms-retry-after-ms`) is honoured up to [`max_delay`](Self::max_delay):
