@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderValue;
 use url::Url;
 
-use crate::client::{CommunicationIdentityClient, Core};
+use crate::client::{CommunicationIdentityClient, IdentityClient, Preview, Shared, Stable};
 use crate::connection_string::{ConnectionString, parse_endpoint};
 use crate::credential::{AccessKey, TokenCache, TokenCredential};
 use crate::error::{Error, Result};
@@ -386,7 +386,7 @@ impl ClientBuilder {
             .clone()
             .unwrap_or_else(|| version::STABLE_DEFAULT.into());
         version::check(&version, false)?;
-        Ok(CommunicationIdentityClient::from_core(self.core(version)?))
+        Ok(IdentityClient::new(self.shared(version)?))
     }
 
     /// Builds the preview client.
@@ -413,12 +413,10 @@ impl ClientBuilder {
             .clone()
             .unwrap_or_else(|| version::PREVIEW_DEFAULT.into());
         version::check(&version, true)?;
-        Ok(preview::CommunicationIdentityClient::from_core(
-            self.core(version)?,
-        ))
+        Ok(IdentityClient::new(self.shared(version)?))
     }
 
-    fn core(self, api_version: String) -> Result<Core> {
+    fn shared(self, api_version: String) -> Result<Shared> {
         let endpoint: Url = parse_endpoint(&self.endpoint)
             .map_err(|e| Error::invalid("endpoint", e.to_string()))?;
         if endpoint.scheme() == "https" && self.http.is_none() && !crate::tls::HAS_TLS {
@@ -474,7 +472,13 @@ impl ClientBuilder {
                 )
             })?,
         };
-        Ok(Core::new(endpoint, api_version, http, pipeline))
+        Ok(Shared {
+            base: endpoint.as_str().trim_end_matches('/').to_owned(),
+            endpoint,
+            api_version,
+            http,
+            pipeline,
+        })
     }
 }
 
@@ -485,5 +489,116 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+impl IdentityClient<Stable> {
+    /// A stable client from a connection string
+    /// (`endpoint=https://…;accesskey=…`), with default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectionString`] when the string does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::CommunicationIdentityClient;
+    ///
+    /// let client = CommunicationIdentityClient::from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+    /// )?;
+    /// assert_eq!(client.endpoint().as_str(), "https://my-resource.communication.azure.com/");
+    ///
+    /// let missing_key = "endpoint=https://my-resource.communication.azure.com/";
+    /// assert!(CommunicationIdentityClient::from_connection_string(missing_key).is_err());
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
+    pub fn from_connection_string(connection_string: &str) -> Result<Self> {
+        ClientBuilder::from_connection_string(connection_string)?.build()
+    }
+
+    /// A builder for a client of the resource at `endpoint`; give it a
+    /// credential, then [`build`](ClientBuilder::build) (stable) or
+    /// [`build_preview`](ClientBuilder::build_preview).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    ///
+    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .build()?;
+    /// assert_eq!(client.api_version(), "2025-06-30");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(endpoint: &str) -> ClientBuilder {
+        ClientBuilder::new(endpoint)
+    }
+
+    /// A builder from a connection string, for setting further options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectionString`] when the string does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{CommunicationIdentityClient, RetryOptions};
+    ///
+    /// let client = CommunicationIdentityClient::builder_from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+    /// )?
+    /// .retry(RetryOptions::none())
+    /// .api_version("2023-10-01")
+    /// .build()?;
+    /// assert_eq!(client.api_version(), "2023-10-01");
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
+    pub fn builder_from_connection_string(connection_string: &str) -> Result<ClientBuilder> {
+        ClientBuilder::from_connection_string(connection_string)
+    }
+}
+
+impl IdentityClient<Preview> {
+    /// A preview client from a connection string, with default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectionString`] when the string does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::preview::CommunicationIdentityClient;
+    ///
+    /// let client = CommunicationIdentityClient::from_connection_string(
+    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
+    /// )?;
+    /// assert_eq!(client.api_version(), "2025-03-02-preview");
+    /// # Ok::<(), acs_identity::Error>(())
+    /// ```
+    pub fn from_connection_string(connection_string: &str) -> Result<Self> {
+        ClientBuilder::from_connection_string(connection_string)?.build_preview()
+    }
+
+    /// A builder for a preview client of the resource at `endpoint`; finish
+    /// it with [`build_preview`](ClientBuilder::build_preview).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use acs_identity::{AccessKey, preview::CommunicationIdentityClient};
+    ///
+    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
+    ///     .access_key(AccessKey::new("c2VjcmV0")?)
+    ///     .build_preview()?;
+    /// assert_eq!(client.api_version(), "2025-03-02-preview");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder(endpoint: &str) -> ClientBuilder {
+        ClientBuilder::new(endpoint)
     }
 }

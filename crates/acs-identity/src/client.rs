@@ -1,22 +1,21 @@
 //! The client and its operations.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use acs_identity_raw as raw;
-use progenitor_client::ResponseValue;
 use url::Url;
 
 use crate::assignment::{TeamsExtensionAssignment, TeamsExtensionPrincipalType, Upserted};
-use crate::builder::ClientBuilder;
-use crate::convert::{self, ErrorBody, require_token};
+use crate::convert;
 use crate::credential::BoxFuture;
+use crate::decode;
 use crate::entra_claims::EntraTokenClaims;
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
-use crate::pipeline::{Auth, CALL, Call, Pipeline};
+use crate::pipeline::{Auth, Call, Pipeline};
 use crate::retry::Idempotency;
 use crate::scope::TokenScope;
 use crate::token::{AccessToken, CommunicationUserAndToken, lifetime_minutes};
@@ -62,7 +61,8 @@ use crate::token::{AccessToken, CommunicationUserAndToken, lifetime_minutes};
 /// # }
 /// ```
 pub struct IdentityClient<V: ApiFamily> {
-    inner: Arc<Inner<V>>,
+    shared: Arc<Shared>,
+    family: PhantomData<fn() -> V>,
 }
 
 /// The client pinned to a stable api-version: see [`IdentityClient`].
@@ -80,15 +80,11 @@ pub struct IdentityClient<V: ApiFamily> {
 /// ```
 pub type CommunicationIdentityClient = IdentityClient<Stable>;
 
-struct Inner<V: ApiFamily> {
-    core: Core,
-    raw: V::Raw,
-}
-
 impl<V: ApiFamily> Clone for IdentityClient<V> {
     fn clone(&self) -> Self {
         Self {
-            inner: Arc::clone(&self.inner),
+            shared: Arc::clone(&self.shared),
+            family: PhantomData,
         }
     }
 }
@@ -96,9 +92,9 @@ impl<V: ApiFamily> Clone for IdentityClient<V> {
 impl<V: ApiFamily> fmt::Debug for IdentityClient<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdentityClient")
-            .field("endpoint", &self.inner.core.endpoint.as_str())
-            .field("api_version", &self.inner.core.api_version)
-            .field("pipeline", &self.inner.core.pipeline)
+            .field("endpoint", &self.shared.endpoint.as_str())
+            .field("api_version", &self.shared.api_version)
+            .field("pipeline", &self.shared.pipeline)
             .finish()
     }
 }
@@ -143,8 +139,18 @@ mod sealed {
     impl Sealed for super::Preview {}
 }
 
-/// The operations every api-version family has, over its generated client.
-/// Sealed: implemented by [`Stable`] and [`Preview`] only.
+/// Which generated module a client's requests are built by.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `acs_identity_raw::v2025_06_30`.
+    Stable,
+    /// `acs_identity_raw::v2025_03_02_preview`.
+    Preview,
+}
+
+/// The api-version family of a client: [`Stable`] or [`Preview`]. Sealed.
+/// Code written for `IdentityClient<V: ApiFamily>` works with both clients.
 ///
 /// # Examples
 ///
@@ -168,194 +174,149 @@ mod sealed {
 /// ```
 pub trait ApiFamily: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
     #[doc(hidden)]
-    type Raw: Send + Sync + fmt::Debug + Clone + 'static;
-    #[doc(hidden)]
-    fn new_raw(base: &str, http: reqwest::Client, inner: raw::Inner) -> Self::Raw;
-    #[doc(hidden)]
-    fn create<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        args: CreateArgs,
-    ) -> impl Future<Output = Result<Created>> + Send + 'a;
-    #[doc(hidden)]
-    fn issue_token<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        user: &'a str,
-        scopes: &'a [TokenScope],
-        minutes: Option<i32>,
-    ) -> impl Future<Output = Result<AccessToken>> + Send + 'a;
-    #[doc(hidden)]
-    fn revoke_tokens<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        user: &'a str,
-    ) -> impl Future<Output = Result<()>> + Send + 'a;
-    #[doc(hidden)]
-    fn delete_user<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        user: &'a str,
-    ) -> impl Future<Output = Result<()>> + Send + 'a;
-    #[doc(hidden)]
-    fn teams_user_token<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        options: &'a GetTokenForTeamsUserOptions,
-    ) -> impl Future<Output = Result<AccessToken>> + Send + 'a;
-    #[doc(hidden)]
-    fn teams_extension_token<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        entra_token: &'a str,
-    ) -> impl Future<Output = Result<CommunicationUserAndToken>> + Send + 'a;
-    #[doc(hidden)]
-    fn get_teams_extension_assignment<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        tenant_id: &'a str,
-        object_id: &'a str,
-    ) -> impl Future<Output = Result<TeamsExtensionAssignment>> + Send + 'a;
-    #[doc(hidden)]
-    fn upsert_teams_extension_assignment<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        tenant_id: &'a str,
-        object_id: &'a str,
-        principal_type: &'a TeamsExtensionPrincipalType,
-        client_ids: &'a [String],
-    ) -> impl Future<Output = Result<Upserted<TeamsExtensionAssignment>>> + Send + 'a;
-    #[doc(hidden)]
-    fn delete_teams_extension_assignment<'a>(
-        raw: &'a Self::Raw,
-        core: &'a Core,
-        tenant_id: &'a str,
-        object_id: &'a str,
-    ) -> impl Future<Output = Result<()>> + Send + 'a;
+    const FAMILY: Family;
 }
 
-/// What a create call returned: the user, its token if one was issued,
-/// the status and the call.
-#[doc(hidden)]
-pub struct Created {
-    pub(crate) user: CommunicationUserIdentifier,
-    pub(crate) token: Option<AccessToken>,
-    pub(crate) status: u16,
-    pub(crate) call: Arc<Call>,
+impl ApiFamily for Stable {
+    const FAMILY: Family = Family::Stable;
 }
 
-/// The inputs of a create call.
-#[doc(hidden)]
-#[derive(Debug, Default)]
-pub struct CreateArgs {
-    pub(crate) scopes: Vec<TokenScope>,
-    pub(crate) minutes: Option<i32>,
-    pub(crate) custom_id: Option<String>,
+impl ApiFamily for Preview {
+    const FAMILY: Family = Family::Preview;
 }
 
-/// What every operation needs besides its generated client.
-#[doc(hidden)]
-pub struct Core {
+/// What every client shares between its clones.
+pub(crate) struct Shared {
     pub(crate) endpoint: Url,
+    /// The endpoint without its trailing `/`, as the generated clients want it.
+    pub(crate) base: String,
     pub(crate) api_version: String,
     pub(crate) http: reqwest::Client,
     pub(crate) pipeline: Arc<Pipeline>,
 }
 
-impl Core {
-    pub(crate) fn new(
-        endpoint: Url,
-        api_version: String,
-        http: reqwest::Client,
-        pipeline: Arc<Pipeline>,
-    ) -> Self {
-        Self {
-            endpoint,
-            api_version,
-            http,
-            pipeline,
+/// Runs `$body` with `$raw` bound to the generated client of the call's
+/// family (a per-call client carrying the call) and `$t` to that module's
+/// `types`. The two generated modules have the same operations over
+/// distinct types, so the body is written once and compiled for each.
+macro_rules! with_raw {
+    ($family:expr, $shared:expr, $call:expr, |$raw:ident, $t:ident| $body:expr) => {
+        match $family {
+            Family::Stable => {
+                #[allow(unused_imports)]
+                use acs_identity_raw::v2025_06_30::types as $t;
+                let $raw = acs_identity_raw::v2025_06_30::Client::new_with_client(
+                    &$shared.base,
+                    $shared.http.clone(),
+                    $shared.pipeline.for_call($call),
+                );
+                $body
+            }
+            Family::Preview => {
+                #[allow(unused_imports)]
+                use acs_identity_raw::v2025_03_02_preview::types as $t;
+                let $raw = acs_identity_raw::v2025_03_02_preview::Client::new_with_client(
+                    &$shared.base,
+                    $shared.http.clone(),
+                    $shared.pipeline.for_call($call),
+                );
+                $body
+            }
         }
-    }
+    };
+}
 
-    /// The endpoint without a trailing `/`, as the generated clients want it.
-    pub(crate) fn base(&self) -> String {
-        self.endpoint.as_str().trim_end_matches('/').to_string()
-    }
-
-    /// Runs one logical call of a generated operation: fetches the Entra
-    /// token when the client uses one, sets the call's context for the
-    /// pipeline, and maps errors.
-    pub(crate) async fn run<T, E, Fut>(
-        &self,
-        idempotency: Idempotency,
-        bearer: Option<&str>,
-        operation: impl FnOnce() -> Fut,
-    ) -> Result<(ResponseValue<T>, Arc<Call>)>
-    where
-        E: ErrorBody,
-        Fut: Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-    {
-        let call = self.call(idempotency, bearer).await?;
-        match CALL.scope(Arc::clone(&call), operation()).await {
-            Ok(response) => Ok((response, call)),
-            Err(err) => Err(convert::error(err, &call).await),
-        }
-    }
-
+impl Shared {
+    /// The context of one call: its request id, whether it may be sent
+    /// twice, and its bearer token (the user's, for the token exchanges;
+    /// the Entra token, when the client authenticates with one).
     pub(crate) async fn call(
         &self,
         idempotency: Idempotency,
         bearer: Option<&str>,
     ) -> Result<Arc<Call>> {
-        let bearer = match (bearer, &self.pipeline.auth) {
-            (Some(token), _) => Some(token.to_string()),
+        Ok(Arc::new(Call::new(idempotency, self.bearer(bearer).await?)))
+    }
+
+    /// The bearer token of a call: the one given, or the Entra token when
+    /// the client authenticates with one (none with the access key).
+    pub(crate) async fn bearer(&self, given: Option<&str>) -> Result<Option<String>> {
+        Ok(match (given, &self.pipeline.auth) {
+            (Some(token), _) => Some(token.to_owned()),
             (None, Auth::Token(cache)) => Some(
                 cache
                     .token((self.pipeline.clock)())
                     .await?
                     .expose_secret()
-                    .to_string(),
+                    .to_owned(),
             ),
             (None, Auth::Key(_)) => None,
+        })
+    }
+
+    /// Creates a user, with a token when `scopes` are given.
+    async fn create(
+        &self,
+        family: Family,
+        scopes: &[TokenScope],
+        minutes: Option<i32>,
+        custom_id: Option<&str>,
+    ) -> Result<(
+        u16,
+        CommunicationUserIdentifier,
+        Option<AccessToken>,
+        Arc<Call>,
+    )> {
+        // A create that names its user can be sent twice; one that does not
+        // would make a second user.
+        let idempotency = match custom_id {
+            Some(_) => Idempotency::Safe,
+            None => Idempotency::NotAfterSend,
         };
-        Ok(Call::new(idempotency, bearer))
+        let call = self.call(idempotency, None).await?;
+        let (status, (user, token)) = with_raw!(family, self, &call, |raw, t| {
+            #[allow(clippy::needless_update)]
+            let body = t::CommunicationIdentityCreateRequest {
+                create_token_with_scopes: scopes
+                    .iter()
+                    .map(|s| t::CommunicationIdentityTokenScope(s.as_str().to_owned()))
+                    .collect(),
+                expires_in_minutes: minutes,
+                ..Default::default()
+            }
+            .custom_id(custom_id)?;
+            let (status, result) =
+                decode::answer(raw.create_identity(&self.api_version, &body).await, &call).await?;
+            (
+                status,
+                convert::user_and_token(result.identity.id, result.access_token),
+            )
+        });
+        Ok((status, user, token, call))
     }
 }
 
-/// A success response must be JSON where the API says so.
-pub(crate) fn expect_json<T>(response: &ResponseValue<T>, call: &Call) -> Result<()> {
-    if is_json(response.headers()) {
-        return Ok(());
+/// Sets the `customId` of a create body: only the preview body has one.
+trait CustomId: Sized {
+    fn custom_id(self, custom_id: Option<&str>) -> Result<Self>;
+}
+
+impl CustomId for acs_identity_raw::v2025_06_30::types::CommunicationIdentityCreateRequest {
+    fn custom_id(self, custom_id: Option<&str>) -> Result<Self> {
+        debug_assert!(custom_id.is_none(), "the stable client sets no custom id");
+        Ok(self)
     }
-    Err(not_json(
-        response.status().as_u16(),
-        response.headers(),
-        call,
-    ))
 }
 
-/// Whether the headers declare a JSON body (`application/json` or `…+json`).
-pub(crate) fn is_json(headers: &reqwest::header::HeaderMap) -> bool {
-    let content_type = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let media = content_type.split(';').next().unwrap_or_default().trim();
-    media == "application/json" || media.ends_with("+json")
-}
-
-/// The decode error for a success answer that is not JSON.
-pub(crate) fn not_json(status: u16, headers: &reqwest::header::HeaderMap, call: &Call) -> Error {
-    let content_type = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    Error::Decode(Box::new(DecodeError {
-        status: Some(status),
-        reason: format!("content type {content_type:?} is not JSON"),
-        snippet: String::new(),
-        request_id: Some(call.request_id.clone()),
-    }))
+impl CustomId for acs_identity_raw::v2025_03_02_preview::types::CommunicationIdentityCreateRequest {
+    fn custom_id(mut self, custom_id: Option<&str>) -> Result<Self> {
+        self.custom_id = custom_id.map(str::parse).transpose().map_err(
+            |e: acs_identity_raw::v2025_03_02_preview::types::error::ConversionError| {
+                Error::invalid("custom_id", e.to_string())
+            },
+        )?;
+        Ok(self)
+    }
 }
 
 pub(crate) fn check_not_empty(name: &'static str, value: &str) -> Result<()> {
@@ -371,263 +332,6 @@ fn check_scopes(scopes: &[TokenScope]) -> Result<()> {
     }
     Ok(())
 }
-
-/// The generated operations shared by both families, written once for each
-/// generated module.
-macro_rules! shared_ops {
-    ($family:ident, $m:ident) => {
-        impl ApiFamily for $family {
-            type Raw = raw::$m::Client;
-
-            fn new_raw(base: &str, http: reqwest::Client, inner: raw::Inner) -> Self::Raw {
-                raw::$m::Client::new_with_client(base, http, inner)
-            }
-
-            fn create<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                args: CreateArgs,
-            ) -> impl Future<Output = Result<Created>> + Send + 'a {
-                async move {
-                    let idempotency = if args.custom_id.is_some() {
-                        Idempotency::Safe
-                    } else {
-                        Idempotency::NotAfterSend
-                    };
-                    let body = create_body!($m, args);
-                    let (response, call) = core
-                        .run(idempotency, None, || {
-                            raw.create_identity(&core.api_version, &body)
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    let status = response.status().as_u16();
-                    let (user, token) =
-                        convert::UserAndToken::into_user_and_token(response.into_inner());
-                    Ok(Created {
-                        user,
-                        token,
-                        status,
-                        call,
-                    })
-                }
-            }
-
-            fn issue_token<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                user: &'a str,
-                scopes: &'a [TokenScope],
-                minutes: Option<i32>,
-            ) -> impl Future<Output = Result<AccessToken>> + Send + 'a {
-                async move {
-                    let body = raw::$m::types::CommunicationIdentityAccessTokenRequest {
-                        scopes: scopes
-                            .iter()
-                            .map(|s| {
-                                raw::$m::types::CommunicationIdentityTokenScope(
-                                    s.as_str().to_owned(),
-                                )
-                            })
-                            .collect(),
-                        expires_in_minutes: minutes,
-                    };
-                    let (response, call) = core
-                        .run(Idempotency::Safe, None, || {
-                            raw.issue_access_token(user, &core.api_version, &body)
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    Ok(response.into_inner().into())
-                }
-            }
-
-            fn revoke_tokens<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                user: &'a str,
-            ) -> impl Future<Output = Result<()>> + Send + 'a {
-                async move {
-                    core.run(Idempotency::Safe, None, || {
-                        raw.revoke_access_tokens(user, &core.api_version)
-                    })
-                    .await?;
-                    Ok(())
-                }
-            }
-
-            fn delete_user<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                user: &'a str,
-            ) -> impl Future<Output = Result<()>> + Send + 'a {
-                async move {
-                    core.run(Idempotency::Safe, None, || {
-                        raw.delete_identity(user, &core.api_version)
-                    })
-                    .await?;
-                    Ok(())
-                }
-            }
-
-            fn teams_user_token<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                options: &'a GetTokenForTeamsUserOptions,
-            ) -> impl Future<Output = Result<AccessToken>> + Send + 'a {
-                async move {
-                    let body = raw::$m::types::TeamsUserExchangeTokenRequest {
-                        token: options.teams_user_aad_token.clone(),
-                        app_id: options.client_id.clone(),
-                        user_id: options.user_object_id.clone(),
-                    };
-                    let (response, call) = core
-                        .run(Idempotency::Safe, None, || {
-                            raw.exchange_teams_user_access_token(&core.api_version, &body)
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    Ok(response.into_inner().into())
-                }
-            }
-
-            fn teams_extension_token<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                entra_token: &'a str,
-            ) -> impl Future<Output = Result<CommunicationUserAndToken>> + Send + 'a {
-                async move {
-                    let body =
-                        raw::$m::types::TeamsExtensionExchangeTokenRequest(serde_json::Map::new());
-                    let (response, call) = core
-                        .run(Idempotency::Safe, Some(entra_token), || {
-                            raw.exchange_teams_extension_access_token(&core.api_version, &body)
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    let status = response.status().as_u16();
-                    require_token(response.into_inner(), &call, status)
-                }
-            }
-
-            fn get_teams_extension_assignment<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                tenant_id: &'a str,
-                object_id: &'a str,
-            ) -> impl Future<Output = Result<TeamsExtensionAssignment>> + Send + 'a {
-                async move {
-                    let (response, call) = core
-                        .run(Idempotency::Safe, None, || {
-                            raw.get_teams_extension_assignment(
-                                tenant_id,
-                                object_id,
-                                &core.api_version,
-                            )
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    Ok(response.into_inner().into())
-                }
-            }
-
-            fn upsert_teams_extension_assignment<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                tenant_id: &'a str,
-                object_id: &'a str,
-                principal_type: &'a TeamsExtensionPrincipalType,
-                client_ids: &'a [String],
-            ) -> impl Future<Output = Result<Upserted<TeamsExtensionAssignment>>> + Send + 'a {
-                async move {
-                    let body = raw::$m::types::TeamsExtensionAssignmentCreateOrUpdateRequest {
-                        principal_type: raw::$m::types::TeamsExtensionPrincipalType(
-                            principal_type.to_string(),
-                        ),
-                        client_ids: client_ids.to_vec(),
-                    };
-                    let (response, call) = core
-                        .run(Idempotency::Safe, None, || {
-                            raw.upsert_teams_extension_assignment(
-                                tenant_id,
-                                object_id,
-                                &core.api_version,
-                                &body,
-                            )
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    let created = response.status().as_u16() == 201;
-                    Ok(Upserted {
-                        value: response.into_inner().into(),
-                        created,
-                    })
-                }
-            }
-
-            fn delete_teams_extension_assignment<'a>(
-                raw: &'a Self::Raw,
-                core: &'a Core,
-                tenant_id: &'a str,
-                object_id: &'a str,
-            ) -> impl Future<Output = Result<()>> + Send + 'a {
-                async move {
-                    core.run(Idempotency::Safe, None, || {
-                        raw.delete_teams_extension_assignment(
-                            tenant_id,
-                            object_id,
-                            &core.api_version,
-                        )
-                    })
-                    .await?;
-                    Ok(())
-                }
-            }
-        }
-    };
-}
-
-/// The create body of each generated module (only the preview has `customId`).
-macro_rules! create_body {
-    (v2025_06_30, $args:ident) => {{
-        debug_assert!(
-            $args.custom_id.is_none(),
-            "the stable client cannot set a custom id"
-        );
-        raw::v2025_06_30::types::CommunicationIdentityCreateRequest {
-            create_token_with_scopes: $args
-                .scopes
-                .iter()
-                .map(|s| {
-                    raw::v2025_06_30::types::CommunicationIdentityTokenScope(s.as_str().to_owned())
-                })
-                .collect(),
-            expires_in_minutes: $args.minutes,
-        }
-    }};
-    (v2025_03_02_preview, $args:ident) => {{
-        use raw::v2025_03_02_preview::types as t;
-        let custom_id = match &$args.custom_id {
-            Some(id) => Some(
-                id.parse::<t::CommunicationIdentityCreateRequestCustomId>()
-                    .map_err(|e| Error::invalid("custom_id", e.to_string()))?,
-            ),
-            None => None,
-        };
-        t::CommunicationIdentityCreateRequest {
-            create_token_with_scopes: $args
-                .scopes
-                .iter()
-                .map(|s| t::CommunicationIdentityTokenScope(s.as_str().to_owned()))
-                .collect(),
-            custom_id,
-            expires_in_minutes: $args.minutes,
-        }
-    }};
-}
-
-shared_ops!(Stable, v2025_06_30);
-shared_ops!(Preview, v2025_03_02_preview);
 
 /// The inputs of [`CommunicationIdentityClient::get_token_for_teams_user`].
 ///
@@ -686,91 +390,16 @@ impl fmt::Debug for GetTokenForTeamsUserOptions {
     }
 }
 
-impl IdentityClient<Stable> {
-    /// A stable client from a connection string
-    /// (`endpoint=https://…;accesskey=…`), with default options.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ConnectionString`] when the string does not parse.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::CommunicationIdentityClient;
-    ///
-    /// let client = CommunicationIdentityClient::from_connection_string(
-    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
-    /// )?;
-    /// assert_eq!(client.endpoint().as_str(), "https://my-resource.communication.azure.com/");
-    ///
-    /// let missing_key = "endpoint=https://my-resource.communication.azure.com/";
-    /// assert!(CommunicationIdentityClient::from_connection_string(missing_key).is_err());
-    /// # Ok::<(), acs_identity::Error>(())
-    /// ```
-    pub fn from_connection_string(connection_string: &str) -> Result<Self> {
-        ClientBuilder::from_connection_string(connection_string)?.build()
-    }
-
-    /// A builder for a client of the resource at `endpoint`; give it a
-    /// credential, then [`build`](ClientBuilder::build) (stable) or
-    /// [`build_preview`](ClientBuilder::build_preview).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
-    ///
-    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
-    ///     .access_key(AccessKey::new("c2VjcmV0")?)
-    ///     .build()?;
-    /// assert_eq!(client.api_version(), "2025-06-30");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder(endpoint: &str) -> ClientBuilder {
-        ClientBuilder::new(endpoint)
-    }
-
-    /// A builder from a connection string, for setting further options.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ConnectionString`] when the string does not parse.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::{CommunicationIdentityClient, RetryOptions};
-    ///
-    /// let client = CommunicationIdentityClient::builder_from_connection_string(
-    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
-    /// )?
-    /// .retry(RetryOptions::none())
-    /// .api_version("2023-10-01")
-    /// .build()?;
-    /// assert_eq!(client.api_version(), "2023-10-01");
-    /// # Ok::<(), acs_identity::Error>(())
-    /// ```
-    pub fn builder_from_connection_string(connection_string: &str) -> Result<ClientBuilder> {
-        ClientBuilder::from_connection_string(connection_string)
-    }
-}
-
 impl<V: ApiFamily> IdentityClient<V> {
-    pub(crate) fn from_core(core: Core) -> Self {
-        let inner = raw::Inner::with_transport(core.pipeline.clone());
-        let raw = V::new_raw(&core.base(), core.http.clone(), inner);
+    pub(crate) fn new(shared: Shared) -> Self {
         Self {
-            inner: Arc::new(Inner { core, raw }),
+            shared: Arc::new(shared),
+            family: PhantomData,
         }
     }
 
-    pub(crate) fn core(&self) -> &Core {
-        &self.inner.core
-    }
-
-    pub(crate) fn raw(&self) -> &V::Raw {
-        &self.inner.raw
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// The api-version this client sends.
@@ -788,7 +417,7 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok::<(), acs_identity::Error>(())
     /// ```
     pub fn api_version(&self) -> &str {
-        &self.inner.core.api_version
+        &self.shared.api_version
     }
 
     /// The endpoint.
@@ -805,7 +434,7 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok::<(), acs_identity::Error>(())
     /// ```
     pub fn endpoint(&self) -> &Url {
-        &self.inner.core.endpoint
+        &self.shared.endpoint
     }
 
     /// Creates a user. Await it, or set options first.
@@ -932,7 +561,15 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # }
     /// ```
     pub async fn revoke_tokens(&self, user: &CommunicationUserIdentifier) -> Result<()> {
-        V::revoke_tokens(self.raw(), self.core(), user.id()).await
+        let shared = self.shared();
+        let call = shared.call(Idempotency::Safe, None).await?;
+        with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let answer = raw
+                .revoke_access_tokens(user.id(), &shared.api_version)
+                .await;
+            decode::answer(answer, &call).await?;
+        });
+        Ok(())
     }
 
     /// Deletes `user`, its data and its tokens.
@@ -958,7 +595,13 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # }
     /// ```
     pub async fn delete_user(&self, user: &CommunicationUserIdentifier) -> Result<()> {
-        V::delete_user(self.raw(), self.core(), user.id()).await
+        let shared = self.shared();
+        let call = shared.call(Idempotency::Safe, None).await?;
+        with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let answer = raw.delete_identity(user.id(), &shared.api_version).await;
+            decode::answer(answer, &call).await?;
+        });
+        Ok(())
     }
 
     /// Exchanges a Teams user's Entra ID token for a Communication Services
@@ -1011,7 +654,19 @@ impl<V: ApiFamily> IdentityClient<V> {
         {
             return Err(Error::invalid("user_object_id", mistake));
         }
-        V::teams_user_token(self.raw(), self.core(), options).await
+        let shared = self.shared();
+        let call = shared.call(Idempotency::Safe, None).await?;
+        Ok(with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let body = t::TeamsUserExchangeTokenRequest {
+                token: options.teams_user_aad_token.clone(),
+                app_id: options.client_id.clone(),
+                user_id: options.user_object_id.clone(),
+            };
+            let answer = raw
+                .exchange_teams_user_access_token(&shared.api_version, &body)
+                .await;
+            AccessToken::from(decode::answer(answer, &call).await?.1)
+        }))
     }
 
     /// Exchanges an Entra ID token of a Teams Phone extension user (sent as
@@ -1048,7 +703,21 @@ impl<V: ApiFamily> IdentityClient<V> {
         entra_user_token: &str,
     ) -> Result<CommunicationUserAndToken> {
         check_not_empty("entra_user_token", entra_user_token)?;
-        V::teams_extension_token(self.raw(), self.core(), entra_user_token).await
+        let shared = self.shared();
+        // The user's token is the bearer: it says who is exchanging.
+        let call = shared
+            .call(Idempotency::Safe, Some(entra_user_token))
+            .await?;
+        let (status, user, token) = with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let body = t::TeamsExtensionExchangeTokenRequest(serde_json::Map::new());
+            let answer = raw
+                .exchange_teams_extension_access_token(&shared.api_version, &body)
+                .await;
+            let (status, result) = decode::answer(answer, &call).await?;
+            let (user, token) = convert::user_and_token(result.identity.id, result.access_token);
+            (status, user, token)
+        });
+        convert::require_token(user, token, status, &call)
     }
 
     /// Reads the Teams Phone extension assignment of `object_id` in `tenant_id`.
@@ -1084,7 +753,14 @@ impl<V: ApiFamily> IdentityClient<V> {
     ) -> Result<TeamsExtensionAssignment> {
         check_not_empty("tenant_id", tenant_id)?;
         check_not_empty("object_id", object_id)?;
-        V::get_teams_extension_assignment(self.raw(), self.core(), tenant_id, object_id).await
+        let shared = self.shared();
+        let call = shared.call(Idempotency::Safe, None).await?;
+        Ok(with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let answer = raw
+                .get_teams_extension_assignment(tenant_id, object_id, &shared.api_version)
+                .await;
+            TeamsExtensionAssignment::from(decode::answer(answer, &call).await?.1)
+        }))
     }
 
     /// Creates or replaces the Teams Phone extension assignment of
@@ -1125,15 +801,23 @@ impl<V: ApiFamily> IdentityClient<V> {
         check_not_empty("tenant_id", tenant_id)?;
         check_not_empty("object_id", object_id)?;
         let client_ids: Vec<String> = client_ids.into_iter().map(Into::into).collect();
-        V::upsert_teams_extension_assignment(
-            self.raw(),
-            self.core(),
-            tenant_id,
-            object_id,
-            &principal_type,
-            &client_ids,
-        )
-        .await
+        let shared = self.shared();
+        let call = shared.call(Idempotency::Safe, None).await?;
+        let (status, value) = with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let body = t::TeamsExtensionAssignmentCreateOrUpdateRequest {
+                principal_type: t::TeamsExtensionPrincipalType(principal_type.to_string()),
+                client_ids,
+            };
+            let answer = raw
+                .upsert_teams_extension_assignment(tenant_id, object_id, &shared.api_version, &body)
+                .await;
+            let (status, value) = decode::answer(answer, &call).await?;
+            (status, TeamsExtensionAssignment::from(value))
+        });
+        Ok(Upserted {
+            value,
+            created: status == 201,
+        })
     }
 
     /// Deletes the Teams Phone extension assignment of `object_id` in `tenant_id`.
@@ -1167,7 +851,15 @@ impl<V: ApiFamily> IdentityClient<V> {
     ) -> Result<()> {
         check_not_empty("tenant_id", tenant_id)?;
         check_not_empty("object_id", object_id)?;
-        V::delete_teams_extension_assignment(self.raw(), self.core(), tenant_id, object_id).await
+        let shared = self.shared();
+        let call = shared.call(Idempotency::Safe, None).await?;
+        with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let answer = raw
+                .delete_teams_extension_assignment(tenant_id, object_id, &shared.api_version)
+                .await;
+            decode::answer(answer, &call).await?;
+        });
+        Ok(())
     }
 }
 
@@ -1201,13 +893,11 @@ impl<'a, V: ApiFamily> IntoFuture for CreateUser<'a, V> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let args = CreateArgs {
-                custom_id: self.custom_id,
-                ..Default::default()
-            };
-            Ok(V::create(self.client.raw(), self.client.core(), args)
-                .await?
-                .user)
+            let shared = self.client.shared();
+            let (_, user, _, _) = shared
+                .create(V::FAMILY, &[], None, self.custom_id.as_deref())
+                .await?;
+            Ok(user)
         })
     }
 }
@@ -1280,21 +970,12 @@ impl<'a, V: ApiFamily> IntoFuture for CreateUserAndToken<'a, V> {
         Box::pin(async move {
             check_scopes(&self.scopes)?;
             let minutes = self.expires_in.map(lifetime_minutes).transpose()?;
-            let args = CreateArgs {
-                scopes: self.scopes,
-                minutes,
-                custom_id: self.custom_id,
-            };
-            let created = V::create(self.client.raw(), self.client.core(), args).await?;
-            let (status, call) = (created.status, Arc::clone(&created.call));
-            require_token(created, &call, status)
+            let shared = self.client.shared();
+            let (status, user, token, call) = shared
+                .create(V::FAMILY, &self.scopes, minutes, self.custom_id.as_deref())
+                .await?;
+            convert::require_token(user, token, status, &call)
         })
-    }
-}
-
-impl convert::UserAndToken for Created {
-    fn into_user_and_token(self) -> (CommunicationUserIdentifier, Option<AccessToken>) {
-        (self.user, self.token)
     }
 }
 
@@ -1359,14 +1040,22 @@ impl<'a, V: ApiFamily> IntoFuture for GetToken<'a, V> {
         Box::pin(async move {
             check_scopes(&self.scopes)?;
             let minutes = self.expires_in.map(lifetime_minutes).transpose()?;
-            V::issue_token(
-                self.client.raw(),
-                self.client.core(),
-                self.user.id(),
-                &self.scopes,
-                minutes,
-            )
-            .await
+            let shared = self.client.shared();
+            let call = shared.call(Idempotency::Safe, None).await?;
+            Ok(with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                let body = t::CommunicationIdentityAccessTokenRequest {
+                    scopes: self
+                        .scopes
+                        .iter()
+                        .map(|s| t::CommunicationIdentityTokenScope(s.as_str().to_owned()))
+                        .collect(),
+                    expires_in_minutes: minutes,
+                };
+                let answer = raw
+                    .issue_access_token(self.user.id(), &shared.api_version, &body)
+                    .await;
+                AccessToken::from(decode::answer(answer, &call).await?.1)
+            }))
         })
     }
 }

@@ -72,6 +72,7 @@ mod communication_token_credential;
 mod connection_string;
 mod convert;
 mod credential;
+mod decode;
 mod entra_claims;
 mod error;
 pub mod hmac;

@@ -16,17 +16,22 @@
 //!    A requested wait longer than the retry options' `max_delay`, or one
 //!    that would pass the deadline, ends the call with that answer at once.
 //!
-//! Per-call facts (request id, idempotency, bearer token) reach the pipeline
-//! through a task-local [`Call`] set by the client method; what the pipeline
-//! learns (attempts, last status, an over-long body) goes back the same way,
-//! for error reporting.
+//! Each call's facts (request id, idempotency, bearer token, a page's
+//! `nextLink`) travel with it: the client method makes a [`Call`] and a
+//! generated client for that call whose `Inner` holds a [`CallTransport`],
+//! so the hook hands each request to the pipeline together with its call.
+//! The pipeline counts the call's attempts and notes the last status in the
+//! `Call`; a body over the limit travels in the response itself, as a body
+//! that fails with [`BodyTooLarge`] when read.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderName, HeaderValue};
 use tokio::time::Instant;
 use tracing::Instrument as _;
+use url::Url;
 
 use crate::credential::{AccessKey, TokenCache};
 use crate::retry::{self, Idempotency, Outcome, RetryOptions};
@@ -72,34 +77,26 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
-/// One logical call, as the pipeline sees it.
+/// One logical call: what the client method knows before it sends, and
+/// what the pipeline counts while it sends.
 #[derive(Debug)]
-#[doc(hidden)]
-pub struct Call {
+pub(crate) struct Call {
     pub(crate) request_id: String,
     pub(crate) idempotency: Idempotency,
     /// A bearer token for this call (Entra auth, or the user's token for the
     /// token-exchange operations); without one, the access key signs.
     pub(crate) bearer: Option<String>,
     pub(crate) started: Instant,
-    pub(crate) record: Mutex<Record>,
-}
-
-/// What the pipeline learnt about a call.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Record {
-    pub(crate) attempts: u32,
-    pub(crate) last_status: Option<u16>,
-    pub(crate) body_too_large: bool,
-}
-
-tokio::task_local! {
-    pub(crate) static CALL: Arc<Call>;
+    /// Sent here instead of the generated URL: the `nextLink` of a page,
+    /// checked by the client to be on the endpoint.
+    pub(crate) next_link: Option<Url>,
+    attempts: AtomicU32,
+    last_status: AtomicU16,
 }
 
 impl Call {
-    pub(crate) fn new(idempotency: Idempotency, bearer: Option<String>) -> Arc<Self> {
-        Arc::new(Self {
+    pub(crate) fn new(idempotency: Idempotency, bearer: Option<String>) -> Self {
+        Self {
             // A version 4 UUID from the thread's fast generator: a
             // correlation id needs no OS randomness (a system call per call).
             request_id: uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
@@ -110,16 +107,60 @@ impl Call {
             idempotency,
             bearer,
             started: Instant::now(),
-            record: Mutex::new(Record::default()),
-        })
+            next_link: None,
+            attempts: AtomicU32::new(0),
+            last_status: AtomicU16::new(0),
+        }
     }
 
-    pub(crate) fn record(&self) -> Record {
-        self.record.lock().expect("record lock").clone()
+    /// Attempts made.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Relaxed)
     }
 
-    fn update(&self, f: impl FnOnce(&mut Record)) {
-        f(&mut self.record.lock().expect("record lock"));
+    /// Notes the status of an answer.
+    pub(crate) fn note_status(&self, status: u16) {
+        self.last_status.store(status, Ordering::Relaxed);
+    }
+
+    /// The status of the last answer, if any came.
+    pub(crate) fn last_status(&self) -> Option<u16> {
+        Some(self.last_status.load(Ordering::Relaxed)).filter(|&s| s != 0)
+    }
+}
+
+/// A response body longer than [`MAX_RESPONSE_BODY`]: what reading such a
+/// body fails with (the error's source), with the response's status.
+#[derive(Debug)]
+pub(crate) struct BodyTooLarge {
+    pub(crate) status: u16,
+}
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the body is larger than {MAX_RESPONSE_BODY} bytes and was not read"
+        )
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+/// The transport of one call: the client's pipeline and the call.
+#[derive(Debug)]
+pub(crate) struct CallTransport {
+    pipeline: Arc<Pipeline>,
+    call: Arc<Call>,
+}
+
+impl Pipeline {
+    /// The `Inner` of a generated client that sends `call`.
+    pub(crate) fn for_call(self: &Arc<Self>, call: &Arc<Call>) -> acs_identity_raw::Inner {
+        acs_identity_raw::Inner::with_transport(Arc::new(CallTransport {
+            pipeline: Arc::clone(self),
+            call: Arc::clone(call),
+        }))
     }
 }
 
@@ -127,18 +168,19 @@ static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-requ
 static RETURN_CLIENT_REQUEST_ID: HeaderName =
     HeaderName::from_static("x-ms-return-client-request-id");
 
-impl acs_identity_raw::Transport for Pipeline {
+impl acs_identity_raw::Transport for CallTransport {
     fn execute<'a>(
         &'a self,
         client: &'a reqwest::Client,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
         operation_id: &'static str,
     ) -> acs_identity_raw::BoxFuture<'a, reqwest::Result<reqwest::Response>> {
-        let call = CALL
-            .try_with(Arc::clone)
-            .unwrap_or_else(|_| Call::new(Idempotency::Safe, None));
+        let call = &*self.call;
+        if let Some(link) = &call.next_link {
+            *request.url_mut() = link.clone();
+        }
         let span = tracing::info_span!("acs_identity.call", operation = operation_id, request_id = %call.request_id);
-        let run = self.run(client, request, call);
+        let run = self.pipeline.run(client, request, call);
         // Entering and leaving a span on every poll costs even when no
         // subscriber wants it; a disabled span is left out.
         if span.is_disabled() {
@@ -154,7 +196,7 @@ impl Pipeline {
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
-        call: Arc<Call>,
+        call: &Call,
     ) -> reqwest::Result<reqwest::Response> {
         let mut retry_number = 0;
         let mut request = Some(request);
@@ -164,8 +206,8 @@ impl Pipeline {
             // future while the attempt runs.
             let (result, outcome) = send_once(
                 client,
-                self.next_attempt(&mut request, retry_number, &call),
-                &call,
+                self.next_attempt(&mut request, retry_number, call),
+                call,
                 attempt,
             )
             .await;
@@ -217,10 +259,7 @@ impl Pipeline {
         retry_number: u32,
         call: &Call,
     ) -> reqwest::Request {
-        call.update(|r| {
-            r.attempts = retry_number + 1;
-            r.body_too_large = false;
-        });
+        call.attempts.store(retry_number + 1, Ordering::Relaxed);
         // Bodies built by the generated code are in memory, so a copy is
         // always possible; a streaming body would be sent once. The last
         // attempt the options allow sends the original: no copy.
@@ -288,7 +327,7 @@ async fn send_once(
 ) -> (reqwest::Result<reqwest::Response>, Outcome) {
     let sent = Instant::now();
     let result = match client.execute(req).await {
-        Ok(response) => read_bounded(response, call).await,
+        Ok(response) => read_bounded(response).await,
         Err(e) => Err(e),
     };
     let outcome = match &result {
@@ -298,7 +337,7 @@ async fn send_once(
         Err(_) => Outcome::Broken,
     };
     if let Outcome::Status(status) = outcome {
-        call.update(|r| r.last_status = Some(status));
+        call.note_status(status);
     }
     tracing::debug!(
         attempt,
@@ -310,11 +349,10 @@ async fn send_once(
 }
 
 /// Reads the whole body (up to [`MAX_RESPONSE_BODY`]) and rebuilds the
-/// response around it, so the generated code decodes from memory.
-async fn read_bounded(
-    mut response: reqwest::Response,
-    call: &Call,
-) -> reqwest::Result<reqwest::Response> {
+/// response around it, so the generated code decodes from memory. A longer
+/// body is not read: the rebuilt response's body fails with
+/// [`BodyTooLarge`] when the generated code reads it.
+async fn read_bounded(mut response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
     let mut too_large = response
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BODY as u64);
@@ -349,15 +387,25 @@ async fn read_bounded(
     // The URL goes along: without it reqwest parses a placeholder URL for
     // every rebuilt response.
     use reqwest::ResponseBuilderExt as _;
+    let status = response.status();
+    let body = if too_large {
+        let refused = BodyTooLarge {
+            status: status.as_u16(),
+        };
+        reqwest::Body::wrap_stream(futures_util::stream::once(async move {
+            Err::<bytes::Bytes, _>(refused)
+        }))
+    } else {
+        reqwest::Body::from(body)
+    };
     let mut rebuilt = http::Response::builder()
-        .status(response.status())
+        .status(status)
         .version(response.version())
         .url(response.url().clone())
         .body(body)
         .expect("status, version and URL come from a valid response");
     *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
     if too_large {
-        call.update(|r| r.body_too_large = true);
         rebuilt
             .headers_mut()
             .remove(reqwest::header::CONTENT_LENGTH);
@@ -425,23 +473,27 @@ mod tests {
         let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let url = serve_chunked(body.clone(), 7_000).await;
         let response = direct().get(&url).send().await.unwrap();
-        let call = Call::new(Idempotency::Safe, None);
-        let rebuilt = read_bounded(response, &call).await.unwrap();
+        let rebuilt = read_bounded(response).await.unwrap();
         assert_eq!(rebuilt.url().as_str(), url);
         assert_eq!(rebuilt.status(), 200);
         assert_eq!(rebuilt.headers()["content-type"], "application/json");
         assert_eq!(rebuilt.bytes().await.unwrap(), body);
-        assert!(!call.record().body_too_large);
     }
 
     #[tokio::test]
-    async fn chunked_bodies_over_the_limit_are_dropped_and_recorded() {
+    async fn chunked_bodies_over_the_limit_fail_when_read() {
         let url = serve_chunked(vec![b' '; MAX_RESPONSE_BODY + 1], 1 << 20).await;
         let response = direct().get(&url).send().await.unwrap();
-        let call = Call::new(Idempotency::Safe, None);
-        let rebuilt = read_bounded(response, &call).await.unwrap();
-        assert!(call.record().body_too_large);
-        assert!(rebuilt.bytes().await.unwrap().is_empty());
+        let rebuilt = read_bounded(response).await.unwrap();
+        assert_eq!(rebuilt.status(), 200);
+        let err = rebuilt.bytes().await.unwrap_err();
+        let mut source = std::error::Error::source(&err);
+        let mut found = None;
+        while let Some(s) = source {
+            found = found.or_else(|| s.downcast_ref::<BodyTooLarge>().map(|b| b.status));
+            source = s.source();
+        }
+        assert_eq!(found, Some(200), "{err:?}");
     }
 
     #[test]

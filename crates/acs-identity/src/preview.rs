@@ -33,22 +33,22 @@
 
 use std::collections::HashMap;
 
-use acs_identity_raw::v2025_03_02_preview::types as t;
+use std::sync::Arc;
+
+use acs_identity_raw::v2025_03_02_preview::{Client, types as t};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use futures_util::stream::{self, TryStreamExt as _};
-use url::Url;
 
 use crate::assignment::{EntraAssignment, EntraAssignmentSpec, Upserted};
-use crate::builder::ClientBuilder;
-use crate::client::{self, CreateUser, CreateUserAndToken, expect_json};
-use crate::convert::{self, require_token};
+use crate::client::{self, CreateUser, CreateUserAndToken};
+use crate::convert;
+use crate::decode;
 use crate::error::{Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
-use crate::pipeline::CALL;
+use crate::pipeline::Call;
 use crate::retry::Idempotency;
 use crate::token::CommunicationUserAndToken;
-use progenitor_client::Error as RawError;
 
 pub use crate::client::Preview;
 
@@ -96,45 +96,6 @@ pub struct CommunicationUserDetail {
 }
 
 impl client::IdentityClient<Preview> {
-    /// A preview client from a connection string, with default options.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ConnectionString`] when the string does not parse.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::preview::CommunicationIdentityClient;
-    ///
-    /// let client = CommunicationIdentityClient::from_connection_string(
-    ///     "endpoint=https://my-resource.communication.azure.com/;accesskey=c2VjcmV0",
-    /// )?;
-    /// assert_eq!(client.api_version(), "2025-03-02-preview");
-    /// # Ok::<(), acs_identity::Error>(())
-    /// ```
-    pub fn from_connection_string(connection_string: &str) -> Result<Self> {
-        ClientBuilder::from_connection_string(connection_string)?.build_preview()
-    }
-
-    /// A builder for a preview client of the resource at `endpoint`; finish
-    /// it with [`build_preview`](ClientBuilder::build_preview).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::{AccessKey, preview::CommunicationIdentityClient};
-    ///
-    /// let client = CommunicationIdentityClient::builder("https://my-resource.communication.azure.com")
-    ///     .access_key(AccessKey::new("c2VjcmV0")?)
-    ///     .build_preview()?;
-    /// assert_eq!(client.api_version(), "2025-03-02-preview");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder(endpoint: &str) -> ClientBuilder {
-        client::IdentityClient::<client::Stable>::builder(endpoint)
-    }
-
     /// Reads a user: its id, custom id and when it last got a token.
     ///
     /// # Errors
@@ -164,14 +125,12 @@ impl client::IdentityClient<Preview> {
         &self,
         user: &CommunicationUserIdentifier,
     ) -> Result<CommunicationUserDetail> {
-        let core = self.core();
-        let (response, call) = core
-            .run(Idempotency::Safe, None, || {
-                self.raw().get_identity(user.id(), &core.api_version)
-            })
-            .await?;
-        expect_json(&response, &call)?;
-        let identity = response.into_inner();
+        let call = self.call(Idempotency::Safe, None).await?;
+        let answer = self
+            .raw(&call)
+            .get_identity(user.id(), self.api_version())
+            .await;
+        let (_, identity) = decode::answer(answer, &call).await?;
         Ok(CommunicationUserDetail {
             user: CommunicationUserIdentifier::from_service(identity.id),
             custom_id: identity.custom_id,
@@ -212,17 +171,16 @@ impl client::IdentityClient<Preview> {
         entra_user_token: &str,
     ) -> Result<CommunicationUserAndToken> {
         client::check_not_empty("entra_user_token", entra_user_token)?;
-        let core = self.core();
+        // The user's token is the bearer: it says who is exchanging.
+        let call = self.call(Idempotency::Safe, Some(entra_user_token)).await?;
         let body = t::EntraExchangeTokenRequest(serde_json::Map::new());
-        let (response, call) = core
-            .run(Idempotency::Safe, Some(entra_user_token), || {
-                self.raw()
-                    .exchange_entra_access_token(&core.api_version, &body)
-            })
-            .await?;
-        expect_json(&response, &call)?;
-        let status = response.status().as_u16();
-        require_token(response.into_inner(), &call, status)
+        let answer = self
+            .raw(&call)
+            .exchange_entra_access_token(self.api_version(), &body)
+            .await;
+        let (status, result) = decode::answer(answer, &call).await?;
+        let (user, token) = convert::user_and_token(result.identity.id, result.access_token);
+        convert::require_token(user, token, status, &call)
     }
 
     /// Every Entra assignment, following `nextLink` page by page as the
@@ -265,20 +223,12 @@ impl client::IdentityClient<Preview> {
             Done,
         }
         stream::try_unfold(Page::First, move |page| async move {
-            let response = match page {
+            let link = match page {
                 Page::Done => return Ok::<_, Error>(None),
-                Page::First => {
-                    let core = self.core();
-                    let (response, call) = core
-                        .run(Idempotency::Safe, None, || {
-                            self.raw().list_entra_assignments(&core.api_version)
-                        })
-                        .await?;
-                    expect_json(&response, &call)?;
-                    response.into_inner()
-                }
-                Page::Next(link) => self.next_page(&link).await?,
+                Page::First => None,
+                Page::Next(link) => Some(link),
             };
+            let response = self.page(link.as_deref()).await?;
             let next = match response.next_link.filter(|l| !l.is_empty()) {
                 Some(link) => Page::Next(link),
                 None => Page::Done,
@@ -290,72 +240,32 @@ impl client::IdentityClient<Preview> {
         .try_flatten()
     }
 
-    /// Fetches a `nextLink` page through the same pipeline (signed, retried).
-    async fn next_page(&self, link: &str) -> Result<t::EntraAssignmentsResponse> {
-        let core = self.core();
-        let mut url: Url = core
-            .endpoint
-            .join(link)
-            .map_err(|e| Error::invalid("nextLink", e.to_string()))?;
-        if url.origin() != core.endpoint.origin() {
-            // Never send a signed request to another host.
-            return Err(Error::invalid("nextLink", "it points outside the endpoint"));
+    /// One page of the list: the first, or the one at a `nextLink`. A next
+    /// page is the generated list operation sent to the link instead, so it
+    /// is signed, retried and decoded as every other call.
+    async fn page(&self, next_link: Option<&str>) -> Result<t::EntraAssignmentsResponse> {
+        let mut call = Call::new(Idempotency::Safe, self.shared().bearer(None).await?);
+        if let Some(link) = next_link {
+            let endpoint = &self.shared().endpoint;
+            let mut url = endpoint
+                .join(link)
+                .map_err(|e| Error::invalid("nextLink", e.to_string()))?;
+            if url.origin() != endpoint.origin() {
+                // Never send a signed request to another host.
+                return Err(Error::invalid("nextLink", "it points outside the endpoint"));
+            }
+            if !url.query_pairs().any(|(k, _)| k == "api-version") {
+                url.query_pairs_mut()
+                    .append_pair("api-version", self.api_version());
+            }
+            call.next_link = Some(url);
         }
-        if !url.query_pairs().any(|(k, _)| k == "api-version") {
-            url.query_pairs_mut()
-                .append_pair("api-version", &core.api_version);
-        }
-        let request = core
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .build()
-            .map_err(|e| Error::invalid("nextLink", e.to_string()))?;
-        let call = core.call(Idempotency::Safe, None).await?;
-        let transport: &dyn acs_identity_raw::Transport = &*core.pipeline;
-        // The transport reads the call context when it is called, so it must
-        // be called inside the scope.
-        let result = CALL
-            .scope(call.clone(), async move {
-                transport
-                    .execute(&core.http, request, "list_entra_assignments")
-                    .await
-            })
+        let call = Arc::new(call);
+        let answer = self
+            .raw(&call)
+            .list_entra_assignments(self.api_version())
             .await;
-        let response = match result {
-            Ok(response) => response,
-            Err(e) => {
-                return Err(convert::error::<t::CommunicationErrorResponse>(
-                    RawError::CommunicationError(e),
-                    &call,
-                )
-                .await);
-            }
-        };
-        let status = response.status().as_u16();
-        if status == 200 && !client::is_json(response.headers()) {
-            return Err(client::not_json(status, response.headers(), &call));
-        }
-        let body = response.bytes().await.unwrap_or_default();
-        if status == 200 {
-            return convert::decode_json(status, &body, &call);
-        }
-        // Other answers are mapped as the generated operations' are.
-        let err = match serde_json::from_slice::<t::CommunicationErrorResponse>(&body) {
-            Ok(parsed) if status >= 400 => {
-                let code = reqwest::StatusCode::from_u16(status).expect("a status the server sent");
-                RawError::ErrorResponse(progenitor_client::ResponseValue::new(
-                    parsed,
-                    code,
-                    Default::default(),
-                ))
-            }
-            _ => RawError::InvalidResponsePayload(
-                body,
-                serde::de::Error::custom("not an error body"),
-            ),
-        };
-        Err(convert::error(err, &call).await)
+        Ok(decode::answer(answer, &call).await?.1)
     }
 
     /// Reads the Entra assignment of `object_id`.
@@ -383,15 +293,12 @@ impl client::IdentityClient<Preview> {
     /// ```
     pub async fn get_entra_assignment(&self, object_id: &str) -> Result<EntraAssignment> {
         client::check_not_empty("object_id", object_id)?;
-        let core = self.core();
-        let (response, call) = core
-            .run(Idempotency::Safe, None, || {
-                self.raw()
-                    .get_entra_assignment(object_id, &core.api_version)
-            })
-            .await?;
-        expect_json(&response, &call)?;
-        Ok(response.into_inner().into())
+        let call = self.call(Idempotency::Safe, None).await?;
+        let answer = self
+            .raw(&call)
+            .get_entra_assignment(object_id, self.api_version())
+            .await;
+        Ok(decode::answer(answer, &call).await?.1.into())
     }
 
     /// Creates or replaces the Entra assignment of `object_id`.
@@ -424,19 +331,15 @@ impl client::IdentityClient<Preview> {
     ) -> Result<Upserted<EntraAssignment>> {
         client::check_not_empty("object_id", object_id)?;
         client::check_not_empty("tenant_id", &spec.tenant_id)?;
-        let core = self.core();
-        let body = raw_spec(spec);
-        let (response, call) = core
-            .run(Idempotency::Safe, None, || {
-                self.raw()
-                    .upsert_entra_assignment(object_id, &core.api_version, &body)
-            })
-            .await?;
-        expect_json(&response, &call)?;
-        let created = response.status().as_u16() == 201;
+        let call = self.call(Idempotency::Safe, None).await?;
+        let answer = self
+            .raw(&call)
+            .upsert_entra_assignment(object_id, self.api_version(), &raw_spec(spec))
+            .await;
+        let (status, value) = decode::answer(answer, &call).await?;
         Ok(Upserted {
-            value: response.into_inner().into(),
-            created,
+            value: value.into(),
+            created: status == 201,
         })
     }
 
@@ -464,12 +367,12 @@ impl client::IdentityClient<Preview> {
     /// ```
     pub async fn delete_entra_assignment(&self, object_id: &str) -> Result<()> {
         client::check_not_empty("object_id", object_id)?;
-        let core = self.core();
-        core.run(Idempotency::Safe, None, || {
-            self.raw()
-                .delete_entra_assignment(object_id, &core.api_version)
-        })
-        .await?;
+        let call = self.call(Idempotency::Safe, None).await?;
+        let answer = self
+            .raw(&call)
+            .delete_entra_assignment(object_id, self.api_version())
+            .await;
+        decode::answer(answer, &call).await?;
         Ok(())
     }
 
@@ -517,35 +420,36 @@ impl client::IdentityClient<Preview> {
             return Err(Error::invalid("changes", "give at least one change"));
         }
         let body = t::EntraAssignmentUpdateBulkRequest(map);
-        let core = self.core();
-        let (response, call) = core
-            .run(Idempotency::Safe, None, || {
-                self.raw()
-                    .update_entra_assignments(&core.api_version, &body)
-            })
-            .await?;
-        let status = response.status().as_u16();
+        let call = self.call(Idempotency::Safe, None).await?;
+        let answer = self
+            .raw(&call)
+            .update_entra_assignments(self.api_version(), &body)
+            .await;
+        // 200 with the assignments written, or 204 without a body.
+        let (status, stream) = decode::answer(answer, &call).await?;
         if status == 204 {
             return Ok(None);
         }
-        expect_json(&response, &call)?;
-        let body: Vec<u8> = response
-            .into_inner()
-            .into_inner()
-            .try_fold(Vec::new(), |mut acc, chunk| async move {
-                acc.extend_from_slice(&chunk);
-                Ok(acc)
-            })
-            .await
-            .map_err(|e| {
-                Error::Transport(crate::error::TransportError::new(
-                    "the response body could not be read",
-                    Some(call.request_id.clone()),
-                    Some(Box::new(e)),
-                ))
-            })?;
-        let parsed: t::EntraAssignmentsResponse = convert::decode_json(status, &body, &call)?;
+        let body = decode::bytes(stream, &call).await?;
+        let parsed: t::EntraAssignmentsResponse = decode::json(status, &body, &call)?;
         Ok(Some(parsed.value.into_iter().map(Into::into).collect()))
+    }
+}
+
+impl client::IdentityClient<Preview> {
+    /// The context of one call.
+    async fn call(&self, idempotency: Idempotency, bearer: Option<&str>) -> Result<Arc<Call>> {
+        self.shared().call(idempotency, bearer).await
+    }
+
+    /// The generated preview client for one call.
+    fn raw(&self, call: &Arc<Call>) -> Client {
+        let shared = self.shared();
+        Client::new_with_client(
+            &shared.base,
+            shared.http.clone(),
+            shared.pipeline.for_call(call),
+        )
     }
 }
 
