@@ -8,9 +8,9 @@ use url::Url;
 
 use crate::client::{CommunicationIdentityClient, IdentityClient, Preview, Shared, Stable};
 use crate::connection_string::{ConnectionString, parse_endpoint};
-use crate::credential::{AccessKey, TokenCache, TokenCredential};
+use crate::credential::{AccessKey, Auth, TokenCache, TokenCredential};
 use crate::error::{Error, Result};
-use crate::pipeline::{Auth, Clock, Pipeline, user_agent};
+use crate::pipeline::{Clock, Pipeline, user_agent};
 use crate::preview;
 use crate::retry::RetryOptions;
 use crate::version;
@@ -39,7 +39,7 @@ use crate::version;
 #[must_use]
 pub struct ClientBuilder {
     endpoint: String,
-    auth: Option<Credential>,
+    auth: Option<Auth>,
     api_version: Option<String>,
     retry: RetryOptions,
     per_try_timeout: Option<Duration>,
@@ -50,12 +50,6 @@ pub struct ClientBuilder {
     allow_insecure_http: bool,
 }
 
-#[derive(Clone)]
-enum Credential {
-    Key(AccessKey),
-    Token(Arc<dyn TokenCredential>),
-}
-
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientBuilder")
@@ -63,8 +57,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field(
                 "auth",
                 &match &self.auth {
-                    Some(Credential::Key(_)) => "access key",
-                    Some(Credential::Token(_)) => "token credential",
+                    Some(Auth::Key(_)) => "access key",
+                    Some(Auth::Token(_)) => "token credential",
                     None => "none",
                 },
             )
@@ -119,7 +113,7 @@ impl ClientBuilder {
     /// # }
     /// ```
     pub fn access_key(mut self, key: AccessKey) -> Self {
-        self.auth = Some(Credential::Key(key));
+        self.auth = Some(Auth::Key(key));
         self
     }
 
@@ -156,7 +150,7 @@ impl ClientBuilder {
     /// # }
     /// ```
     pub fn token_credential(mut self, credential: impl TokenCredential + 'static) -> Self {
-        self.auth = Some(Credential::Token(Arc::new(credential)));
+        self.auth = Some(Auth::Token(TokenCache::new(Arc::new(credential))));
         self
     }
 
@@ -431,8 +425,7 @@ impl ClientBuilder {
             });
         }
         let auth = match self.auth {
-            Some(Credential::Key(key)) => Auth::Key(key),
-            Some(Credential::Token(credential)) => Auth::Token(TokenCache::new(credential)),
+            Some(auth) => auth,
             None => {
                 return Err(Error::invalid(
                     "credential",

@@ -10,12 +10,13 @@ use url::Url;
 
 use crate::assignment::{TeamsExtensionAssignment, TeamsExtensionPrincipalType, Upserted};
 use crate::convert;
+use crate::credential::Auth;
 use crate::credential::BoxFuture;
 use crate::decode;
 use crate::entra_claims::EntraTokenClaims;
 use crate::error::{Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
-use crate::pipeline::{Auth, Call, Pipeline};
+use crate::pipeline::{Call, Pipeline};
 use crate::retry::Idempotency;
 use crate::scope::TokenScope;
 use crate::token::{AccessToken, CommunicationUserAndToken, lifetime_minutes};

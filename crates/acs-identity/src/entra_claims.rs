@@ -7,7 +7,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::communication_token_credential::InvalidToken;
+use crate::credential::InvalidToken;
 
 /// base64url, with or without `=` padding.
 const JWT_BASE64: GeneralPurpose = GeneralPurpose::new(

@@ -68,7 +68,6 @@ mod assignment;
 mod azure;
 mod builder;
 mod client;
-mod communication_token_credential;
 mod connection_string;
 mod convert;
 mod credential;
@@ -94,12 +93,10 @@ pub use client::{
     ApiFamily, CommunicationIdentityClient, CreateUser, CreateUserAndToken, GetToken,
     GetTokenForTeamsUserOptions, IdentityClient, Stable,
 };
-pub use communication_token_credential::{
-    CommunicationTokenCredential, CommunicationTokenCredentialBuilder, InvalidToken, RefreshedToken,
-};
 pub use connection_string::{ConnectionString, ConnectionStringError};
 pub use credential::{
-    AccessKey, BoxFuture, CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey,
+    AccessKey, BoxFuture, CommunicationTokenCredential, CommunicationTokenCredentialBuilder,
+    CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey, InvalidToken, RefreshedToken,
     TokenCredential,
 };
 pub use entra_claims::{EntraTokenClaims, TEAMS_SCOPES};

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 use url::Url;
 
-use crate::credential::{AccessKey, TokenCache};
+use crate::credential::Auth;
 use crate::retry::{self, Idempotency, Outcome, RetryOptions};
 
 /// The largest response body read; a larger one is refused unread.
@@ -47,13 +47,6 @@ pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// A source of the current time (for `x-ms-date` and `Retry-After` dates).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
-
-/// How requests are authenticated.
-#[derive(Debug)]
-pub(crate) enum Auth {
-    Key(AccessKey),
-    Token(TokenCache),
-}
 
 /// The transport behind every client.
 pub(crate) struct Pipeline {

@@ -1,13 +1,31 @@
-//! Credentials: the resource's access key (HMAC) or an Entra ID token source.
+//! Credentials: the resource's access key (HMAC), Entra ID token sources
+//! and their cache, and the refreshing token credential of an ACS user.
+
+mod access_key;
+mod communication_token_credential;
+mod token_cache;
+
+pub use access_key::{AccessKey, InvalidAccessKey};
+pub use communication_token_credential::{
+    CommunicationTokenCredential, CommunicationTokenCredentialBuilder, InvalidToken, RefreshedToken,
+};
+pub(crate) use token_cache::TokenCache;
+
+/// A boxed `Send` future (the same type as the generated crate's).
+pub use acs_identity_raw::BoxFuture;
+
+/// How a client authenticates its requests.
+#[derive(Debug, Clone)]
+pub(crate) enum Auth {
+    /// HMAC-SHA256 with the resource's access key.
+    Key(AccessKey),
+    /// Entra ID bearer tokens, cached.
+    Token(TokenCache),
+}
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use std::time::SystemTime;
 
 /// The scope the client asks an Entra ID credential for.
 ///
@@ -21,115 +39,6 @@ use base64::engine::general_purpose::STANDARD;
 /// assert_eq!(ENTRA_SCOPE.strip_suffix("/.default"), Some("https://communication.azure.com/"));
 /// ```
 pub const ENTRA_SCOPE: &str = "https://communication.azure.com//.default";
-
-/// A boxed `Send` future.
-///
-/// # Examples
-///
-/// ```
-/// use acs_identity::BoxFuture;
-///
-/// fn answer<'a>(question: &'a str) -> BoxFuture<'a, usize> {
-///     Box::pin(async move { question.len() })
-/// }
-/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-/// assert_eq!(answer("forty-two").await, 9);
-/// # });
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A Communication Services access key: the base64 text from the portal or
-/// connection string, decoded once.
-///
-/// `Debug` shows `AccessKey(***)`; there is no `Display`. Read the text with
-/// [`expose_secret`](Self::expose_secret).
-///
-/// # Examples
-///
-/// ```
-/// use acs_identity::AccessKey;
-///
-/// let key = AccessKey::new("c2VjcmV0")?;
-/// assert_eq!(format!("{key:?}"), "AccessKey(***)");
-/// assert_eq!(key.expose_secret(), "c2VjcmV0");
-/// # Ok::<(), acs_identity::InvalidAccessKey>(())
-/// ```
-#[derive(Clone)]
-pub struct AccessKey {
-    text: Arc<str>,
-    bytes: Arc<[u8]>,
-}
-
-/// The access key was not non-empty standard base64.
-///
-/// # Examples
-///
-/// ```
-/// use acs_identity::{AccessKey, InvalidAccessKey};
-///
-/// assert_eq!(AccessKey::new("not base64!").unwrap_err(), InvalidAccessKey);
-/// assert_eq!(AccessKey::new("").unwrap_err(), InvalidAccessKey);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the access key is not base64")]
-pub struct InvalidAccessKey;
-
-impl AccessKey {
-    /// Decodes a base64 access key.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidAccessKey`] if it is empty or not standard base64.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::AccessKey;
-    ///
-    /// let key = AccessKey::new(" c2VjcmV0\n")?; // white space around it is ignored
-    /// assert_eq!(key.expose_secret(), "c2VjcmV0");
-    /// assert!(AccessKey::new("c2VjcmV0*").is_err());
-    /// # Ok::<(), acs_identity::InvalidAccessKey>(())
-    /// ```
-    pub fn new(base64: &str) -> Result<Self, InvalidAccessKey> {
-        let text = base64.trim();
-        let bytes = STANDARD.decode(text).map_err(|_| InvalidAccessKey)?;
-        if bytes.is_empty() {
-            return Err(InvalidAccessKey);
-        }
-        Ok(Self {
-            text: text.into(),
-            bytes: bytes.into(),
-        })
-    }
-
-    /// The key as base64 text.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use acs_identity::AccessKey;
-    ///
-    /// let key = AccessKey::new("c2VjcmV0")?;
-    /// assert_eq!(key.expose_secret(), "c2VjcmV0");
-    /// # Ok::<(), acs_identity::InvalidAccessKey>(())
-    /// ```
-    pub fn expose_secret(&self) -> &str {
-        &self.text
-    }
-
-    /// The decoded key bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AccessKey(***)")
-    }
-}
 
 /// A bearer token from Entra ID, with its expiry.
 ///
@@ -331,112 +240,9 @@ pub trait TokenCredential: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<EntraToken, CredentialError>>;
 }
 
-/// Caches an Entra token until shortly before it expires; concurrent callers
-/// share one request.
-#[derive(Debug)]
-pub(crate) struct TokenCache {
-    credential: Arc<dyn TokenCredential>,
-    cached: tokio::sync::Mutex<Option<EntraToken>>,
-}
-
-/// How long before expiry a cached token is replaced.
-const REFRESH_MARGIN: Duration = Duration::from_secs(300);
-
-impl TokenCache {
-    pub(crate) fn new(credential: Arc<dyn TokenCredential>) -> Self {
-        Self {
-            credential,
-            cached: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    pub(crate) async fn token(&self, now: SystemTime) -> Result<EntraToken, CredentialError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(token) = cached.as_ref()
-            && token.expires_on > now + REFRESH_MARGIN
-        {
-            return Ok(token.clone());
-        }
-        let token = self.credential.get_token(&[ENTRA_SCOPE]).await?;
-        if token.expires_on <= now {
-            return Err(CredentialError::new(
-                "the credential returned an expired token",
-                None,
-            ));
-        }
-        *cached = Some(token.clone());
-        Ok(token)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    #[derive(Debug)]
-    struct Counting {
-        calls: AtomicU32,
-        lifetime: Duration,
-        now: SystemTime,
-    }
-
-    impl TokenCredential for Counting {
-        fn get_token<'a>(
-            &'a self,
-            scopes: &'a [&'a str],
-        ) -> BoxFuture<'a, Result<EntraToken, CredentialError>> {
-            assert_eq!(scopes, [ENTRA_SCOPE]);
-            let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            let token = EntraToken::new(format!("token-{n}"), self.now + self.lifetime);
-            Box::pin(async move { Ok(token) })
-        }
-    }
-
-    #[test]
-    fn access_key_refuses_bad_base64_and_hides_itself() {
-        assert_eq!(AccessKey::new("%%%").unwrap_err(), InvalidAccessKey);
-        assert_eq!(AccessKey::new("").unwrap_err(), InvalidAccessKey);
-        let key = AccessKey::new("c2VjcmV0").unwrap();
-        assert_eq!(key.bytes(), b"secret");
-        assert!(!format!("{key:?}").contains("c2Vj"));
-    }
-
-    #[tokio::test]
-    async fn cache_reuses_a_fresh_token_and_renews_near_expiry() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let cred = Arc::new(Counting {
-            calls: AtomicU32::new(0),
-            lifetime: Duration::from_secs(3600),
-            now,
-        });
-        let cache = TokenCache::new(cred.clone());
-        assert_eq!(cache.token(now).await.unwrap().expose_secret(), "token-0");
-        assert_eq!(
-            cache
-                .token(now + Duration::from_secs(60))
-                .await
-                .unwrap()
-                .expose_secret(),
-            "token-0"
-        );
-        assert_eq!(cred.calls.load(Ordering::SeqCst), 1);
-        // Within five minutes of expiry: renewed.
-        let late = now + Duration::from_secs(3600 - 120);
-        assert_eq!(cache.token(late).await.unwrap().expose_secret(), "token-1");
-    }
-
-    #[tokio::test]
-    async fn an_expired_token_from_the_credential_is_an_error() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let cred = Arc::new(Counting {
-            calls: AtomicU32::new(0),
-            lifetime: Duration::ZERO,
-            now,
-        });
-        let err = TokenCache::new(cred).token(now).await.unwrap_err();
-        assert!(err.to_string().contains("expired"));
-    }
 
     #[test]
     fn entra_token_debug_hides_the_token() {

@@ -6,7 +6,7 @@
 //! the state; every caller that needs a new token awaits a clone of it, and
 //! the future itself records its outcome (token or error) in the state.
 //! The background task and the refreshes hold only a `Weak` of the state;
-//! the clones' common `Inner` aborts the task when it is dropped.
+//! the clones' common `Handle` aborts the task when it is dropped.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -16,12 +16,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::FutureExt as _;
-use futures_util::future::Shared;
+use futures_util::future::Shared as SharedFuture;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use crate::credential::BoxFuture;
 use crate::error::{Error, Result};
+use crate::pipeline::Clock;
 use crate::token::AccessToken;
 
 /// The default on-demand refresh window.
@@ -32,10 +33,9 @@ const DEFAULT_PROACTIVE_MARGIN: Duration = Duration::from_secs(10 * 60);
 const MIN_PROACTIVE_DELAY: TimeDelta = TimeDelta::seconds(1);
 
 type BoxError = Box<dyn StdError + Send + Sync>;
-type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 type Refresh = BoxFuture<'static, Result<AccessToken, FlightError>>;
 type Refresher = Arc<dyn Fn() -> Refresh + Send + Sync>;
-type Flight = Shared<Refresh>;
+type Flight = SharedFuture<Refresh>;
 
 /// A user's Communication Services access token, kept fresh: what chat and
 /// calling clients ask for a token each time they need one.
@@ -101,16 +101,16 @@ type Flight = Shared<Refresh>;
 /// ```
 #[derive(Clone)]
 pub struct CommunicationTokenCredential {
-    inner: Arc<Inner>,
+    handle: Arc<Handle>,
 }
 
 /// Owned by the clones only; when the last one goes, the task is stopped.
-struct Inner {
-    core: Arc<Core>,
+struct Handle {
+    shared: Arc<Shared>,
     task: Option<AbortHandle>,
 }
 
-impl Drop for Inner {
+impl Drop for Handle {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
             task.abort();
@@ -118,9 +118,9 @@ impl Drop for Inner {
     }
 }
 
-/// The shared state. Only `Inner` holds it strongly: the background task and
+/// The shared state. Only `Handle` holds it strongly: the background task and
 /// the refreshes in flight hold a `Weak`.
-struct Core {
+struct Shared {
     refresher: Option<Refresher>,
     window: TimeDelta,
     proactive: bool,
@@ -280,14 +280,14 @@ impl CommunicationTokenCredential {
 
     fn from_token_at(token: &str, clock: Clock) -> Result<Self> {
         let token = parse_argument(token)?;
-        if token.expires_on() <= clock() {
+        if token.expires_on() <= utc(&clock) {
             return Err(expired_error("the token has expired", token.expires_on()));
         }
         let state = State {
             token: Some(token),
             ..State::default()
         };
-        let core = Core::new(
+        let shared = Shared::new(
             None,
             DEFAULT_REFRESH_WINDOW,
             false,
@@ -296,8 +296,8 @@ impl CommunicationTokenCredential {
             state,
         );
         Ok(Self {
-            inner: Arc::new(Inner {
-                core: Arc::new(core),
+            handle: Arc::new(Handle {
+                shared: Arc::new(shared),
                 task: None,
             }),
         })
@@ -404,14 +404,14 @@ impl CommunicationTokenCredential {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub async fn get_token(&self) -> Result<AccessToken> {
-        let core = &self.inner.core;
+        let shared = &self.handle.shared;
         let flight = {
-            let mut state = core.state();
+            let mut state = shared.state();
             if state.disposed {
                 return Err(disposed_error());
             }
-            let now = core.now();
-            match (&core.refresher, &state.token) {
+            let now = shared.now();
+            match (&shared.refresher, &state.token) {
                 (None, Some(token)) if token.expires_on() > now => return Ok(token.clone()),
                 (None, Some(token)) => {
                     return Err(expired_error(
@@ -420,14 +420,14 @@ impl CommunicationTokenCredential {
                     ));
                 }
                 (None, None) => return Err(disposed_error()),
-                (Some(_), Some(token)) if core.usable(token, now, state.on_demand_after) => {
+                (Some(_), Some(token)) if shared.usable(token, now, state.on_demand_after) => {
                     return Ok(token.clone());
                 }
-                (Some(_), _) => core.flight(&mut state),
+                (Some(_), _) => shared.flight(&mut state),
             }
         };
         let token = flight.await.map_err(Error::from)?;
-        if core.state().disposed {
+        if shared.state().disposed {
             return Err(disposed_error());
         }
         Ok(token)
@@ -459,25 +459,25 @@ impl CommunicationTokenCredential {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dispose(&self) {
-        if let Some(task) = &self.inner.task {
+        if let Some(task) = &self.handle.task {
             task.abort();
         }
-        self.inner.core.dispose();
+        self.handle.shared.dispose();
     }
 }
 
 impl fmt::Debug for CommunicationTokenCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let core = &self.inner.core;
-        let state = core.state();
+        let shared = &self.handle.shared;
+        let state = shared.state();
         f.debug_struct("CommunicationTokenCredential")
             .field("token", &state.token.as_ref().map(|_| "***"))
             .field(
                 "expires_on",
                 &state.token.as_ref().map(AccessToken::expires_on),
             )
-            .field("refresher", &core.refresher.is_some())
-            .field("refresh_proactively", &core.proactive)
+            .field("refresher", &shared.refresher.is_some())
+            .field("refresh_proactively", &shared.proactive)
             .field("disposed", &state.disposed)
             .finish_non_exhaustive()
     }
@@ -633,7 +633,7 @@ impl CommunicationTokenCredentialBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<CommunicationTokenCredential> {
-        let now = (self.clock)();
+        let now = utc(&self.clock);
         let token = match &self.initial_token {
             Some(token) => Some(parse_argument(token)?).filter(|t| t.expires_on() > now),
             None => None,
@@ -659,7 +659,7 @@ impl CommunicationTokenCredentialBuilder {
             proactive_at,
             ..State::default()
         };
-        let core = Arc::new(Core::new(
+        let shared = Arc::new(Shared::new(
             Some(self.refresher),
             self.refresh_window,
             self.refresh_proactively,
@@ -668,18 +668,18 @@ impl CommunicationTokenCredentialBuilder {
             state,
         ));
         let task = runtime.map(|runtime| {
-            let changes = core.changes.subscribe();
+            let changes = shared.changes.subscribe();
             runtime
-                .spawn(proactive_refresh(Arc::downgrade(&core), changes))
+                .spawn(proactive_refresh(Arc::downgrade(&shared), changes))
                 .abort_handle()
         });
         Ok(CommunicationTokenCredential {
-            inner: Arc::new(Inner { core, task }),
+            handle: Arc::new(Handle { shared, task }),
         })
     }
 }
 
-impl Core {
+impl Shared {
     fn new(
         refresher: Option<Refresher>,
         window: Duration,
@@ -704,7 +704,7 @@ impl Core {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        utc(&self.clock)
     }
 
     fn changed(&self) {
@@ -736,12 +736,12 @@ impl Core {
                 .expect("only called with a refresher"),
         );
         let clock = Arc::clone(&self.clock);
-        let core = Arc::downgrade(self);
+        let shared = Arc::downgrade(self);
         let id = state.flights;
         state.flights = state.flights.wrapping_add(1);
         let refresh: Refresh = Box::pin(async move {
             let result = refresher().await.and_then(|token| {
-                if token.expires_on() > clock() {
+                if token.expires_on() > utc(&clock) {
                     Ok(token)
                 } else {
                     let expired = InvalidToken::Expired {
@@ -755,8 +755,8 @@ impl Core {
                     })
                 }
             });
-            if let Some(core) = core.upgrade() {
-                core.finish(id, &result);
+            if let Some(shared) = shared.upgrade() {
+                shared.finish(id, &result);
             }
             result
         });
@@ -840,18 +840,20 @@ fn schedule(
 /// through the same single flight as `get_token`, and ends when the
 /// credential is gone (`Weak` upgrade fails, the watch sender is dropped),
 /// disposed, or aborted.
-async fn proactive_refresh(core: Weak<Core>, mut changes: watch::Receiver<u64>) {
+async fn proactive_refresh(shared: Weak<Shared>, mut changes: watch::Receiver<u64>) {
     loop {
         let wait = {
-            let Some(core) = core.upgrade() else { return };
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
             changes.borrow_and_update();
-            let state = core.state();
+            let state = shared.state();
             if state.disposed {
                 return;
             }
             state
                 .proactive_at
-                .map(|at| (at - core.now()).to_std().unwrap_or(Duration::ZERO))
+                .map(|at| (at - shared.now()).to_std().unwrap_or(Duration::ZERO))
         };
         match wait {
             None => {
@@ -873,15 +875,17 @@ async fn proactive_refresh(core: Weak<Core>, mut changes: watch::Receiver<u64>) 
             }
         }
         let flight = {
-            let Some(core) = core.upgrade() else { return };
-            let mut state = core.state();
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let mut state = shared.state();
             if state.disposed {
                 return;
             }
-            if state.proactive_at.is_none_or(|at| at > core.now()) {
+            if state.proactive_at.is_none_or(|at| at > shared.now()) {
                 continue; // rescheduled meanwhile
             }
-            core.flight(&mut state)
+            shared.flight(&mut state)
         };
         // Failures are logged and rescheduled by `finish`.
         let _ = flight.await;
@@ -937,7 +941,12 @@ impl StdError for SharedError {
 }
 
 fn system_clock() -> Clock {
-    Arc::new(Utc::now)
+    Arc::new(std::time::SystemTime::now)
+}
+
+/// The clock's reading as a UTC date, as tokens state their expiry.
+fn utc(clock: &Clock) -> DateTime<Utc> {
+    DateTime::from(clock())
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -990,7 +999,7 @@ mod tests {
     /// A clock that follows Tokio's (paused) time from `ANCHOR`.
     fn paused_clock() -> Clock {
         let start = Instant::now();
-        Arc::new(move || anchor() + TimeDelta::from_std(start.elapsed()).unwrap())
+        Arc::new(move || (anchor() + TimeDelta::from_std(start.elapsed()).unwrap()).into())
     }
 
     fn anchor() -> DateTime<Utc> {
@@ -1016,7 +1025,7 @@ mod tests {
 
     /// A JWT expiring `lifetime` after `clock`'s now.
     fn jwt_in(clock: &Clock, lifetime: Duration) -> String {
-        let exp = clock() + TimeDelta::from_std(lifetime).unwrap();
+        let exp = utc(clock) + TimeDelta::from_std(lifetime).unwrap();
         jwt_with_payload(&format!(r#"{{"exp":{}}}"#, exp.timestamp()))
     }
 
@@ -1026,7 +1035,7 @@ mod tests {
 
     impl Calls {
         fn record(&self, clock: &Clock) {
-            let since = (clock() - anchor()).num_milliseconds() as f64 / 1000.0;
+            let since = (utc(clock) - anchor()).num_milliseconds() as f64 / 1000.0;
             self.0.lock().unwrap().push(since);
         }
         fn count(&self) -> usize {
@@ -1228,7 +1237,7 @@ mod tests {
             .unwrap();
         let token = credential.get_token().await.unwrap();
         assert_eq!(calls.count(), 2);
-        assert_eq!(token.expires_on(), clock() + TimeDelta::minutes(60));
+        assert_eq!(token.expires_on(), utc(&clock) + TimeDelta::minutes(60));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1376,7 +1385,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(
             token.expires_on(),
-            clock() - TimeDelta::seconds(1) + TimeDelta::minutes(60)
+            utc(&clock) - TimeDelta::seconds(1) + TimeDelta::minutes(60)
         );
     }
 
