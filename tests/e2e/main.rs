@@ -6,3 +6,4 @@ mod exchange;
 mod faults;
 mod identities;
 mod readme;
+mod versions;

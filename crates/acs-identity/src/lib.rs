@@ -110,7 +110,7 @@ pub use pipeline::MAX_RESPONSE_BODY;
 pub use retry::{RETRY_STATUSES, RetryOptions};
 pub use scope::{InvalidScope, TokenScope};
 pub use token::{AccessToken, CommunicationUserAndToken, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
-pub use version::{PREVIEW_DEFAULT, STABLE_DEFAULT, STABLE_VERSIONS};
+pub use version::{PREVIEW_DEFAULT, PREVIEW_VERSIONS, STABLE_DEFAULT, STABLE_VERSIONS};
 
 /// The generated low-level clients this crate is built on.
 pub use acs_identity_raw as raw;

@@ -32,7 +32,10 @@ pub const STABLE_DEFAULT: &str = "2025-06-30";
 pub const PREVIEW_DEFAULT: &str = "2025-03-02-preview";
 /// Stable api-versions the service accepts, oldest first. Older ones lack
 /// the Teams Phone extension operations (the service answers those with an
-/// error).
+/// error). This is the list `cargo xtask regen` derives from `spec/`
+/// (`acs_identity_raw::STABLE_VERSIONS`), which the emulator serves too;
+/// [`raw::API_VERSIONS`](crate::raw::API_VERSIONS) has each version's
+/// operations.
 ///
 /// # Examples
 ///
@@ -47,13 +50,20 @@ pub const PREVIEW_DEFAULT: &str = "2025-03-02-preview";
 /// }
 /// # Ok::<(), acs_identity::Error>(())
 /// ```
-pub const STABLE_VERSIONS: &[&str] = &[
-    "2021-03-07",
-    "2022-06-01",
-    "2022-10-01",
-    "2023-10-01",
-    "2025-06-30",
-];
+pub const STABLE_VERSIONS: &[&str] = acs_identity_raw::STABLE_VERSIONS;
+
+/// Preview api-versions this crate has a client for, oldest first (from
+/// `spec/`, like [`STABLE_VERSIONS`]).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity::{PREVIEW_DEFAULT, PREVIEW_VERSIONS};
+///
+/// assert!(PREVIEW_VERSIONS.contains(&PREVIEW_DEFAULT));
+/// assert!(PREVIEW_VERSIONS.iter().all(|v| v.ends_with("-preview")));
+/// ```
+pub const PREVIEW_VERSIONS: &[&str] = acs_identity_raw::PREVIEW_VERSIONS;
 
 /// Checks that `version` looks like an api-version (`YYYY-MM-DD`, with a
 /// `-preview…` suffix exactly when `preview`).
