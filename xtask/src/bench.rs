@@ -1,5 +1,5 @@
-//! `cargo xtask bench`: the load benchmark of issue 7, and optionally the
-//! micro-benchmarks, in the release (bench) profile.
+//! `cargo xtask bench`: the load benchmark, in the default release profile
+//! and in the bench profile (fat LTO), and optionally the micro-benchmarks.
 //!
 //! The load benchmark starts the emulator (a child process), measures
 //! `get_token` through `acs-identity` and through bare reqwest at
@@ -23,20 +23,40 @@ pub struct Options {
 pub fn run(options: &Options) -> Result<bool> {
     let root = crate::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut load = Command::new(&cargo);
-    load.current_dir(&root)
-        .args(["bench", "-p", "acs-identity", "--bench", "load", "--"]);
-    if options.quick {
-        load.arg("--quick");
-    }
-    if options.memory {
-        load.arg("--memory");
-    }
-    let status = load
-        .status()
-        .context("running `cargo bench -p acs-identity --bench load`")?;
-    if !status.success() {
-        return Ok(false);
+    // The default release profile first: what a user's `cargo build
+    // --release` gives. Then the bench profile (fat LTO), for comparison;
+    // the memory run needs only one.
+    let profiles: &[&str] = if options.memory {
+        &["release"]
+    } else {
+        &["release", "bench"]
+    };
+    for profile in profiles {
+        let mut load = Command::new(&cargo);
+        load.current_dir(&root).args([
+            "bench",
+            "--profile",
+            profile,
+            "-p",
+            "acs-identity",
+            "--bench",
+            "load",
+            "--",
+            "--profile-label",
+            profile,
+        ]);
+        if options.quick {
+            load.arg("--quick");
+        }
+        if options.memory {
+            load.arg("--memory");
+        }
+        let status = load
+            .status()
+            .with_context(|| format!("running the load bench in the {profile} profile"))?;
+        if !status.success() {
+            return Ok(false);
+        }
     }
     if options.micro {
         let status = Command::new(&cargo)

@@ -27,7 +27,8 @@
 //! them. The table also gives p99, client-side CPU per request, and the
 //! emulator's requests per second and CPU seconds per 1,000 requests.
 //!
-//! Options: `--quick` (a tenth of the requests), `--requests-scale X`,
+//! Options: `--profile-label NAME` (the build profile, printed above the
+//! table), `--quick` (a tenth of the requests), `--requests-scale X`,
 //! `--memory [N]` (instead: issue N tokens, default 1,000,000, and report the
 //! emulator's resident memory along the way); for profiling one side,
 //! `--only a|b` and `--concurrency N` limit the run to that client and
@@ -95,10 +96,23 @@ fn main() {
         None => CONCURRENCY.to_vec(),
     };
     let verbose = args.iter().any(|a| a == "--verbose");
+    let profile = value_after(&args, "--profile-label")
+        .unwrap_or("bench")
+        .to_owned();
     let bare_timeout = args
         .iter()
         .any(|a| a == "--bare-timeout")
         .then_some(Duration::from_secs(30));
+    if memory.is_none() {
+        println!(
+            "\n### Build profile: {profile}{}",
+            match profile.as_str() {
+                "release" => " (what `cargo build --release` gives a user)",
+                "bench" => " (fat LTO, one codegen unit)",
+                _ => "",
+            }
+        );
+    }
     let key = STANDARD.encode((0..64).map(|_| fastrand::u8(..)).collect::<Vec<u8>>());
     let emulator = ChildEmulator::start(&key);
     let rt = tokio::runtime::Builder::new_multi_thread()
