@@ -55,9 +55,25 @@
 //! - Errors are one [`Error`] type; secrets (keys, tokens, signatures) never
 //!   appear in `Debug`, `Display` or logs.
 //!
-//! Requests flow one way: the method here, then the generated operation in
-//! [`acs_identity_raw`], then its hook, then this crate's pipeline (sign,
-//! retry), then `reqwest`.
+//! # How a call travels
+//!
+//! One way, from `get_token` to the socket and back:
+//!
+//! 1. the method checks its arguments and makes the call's context (request
+//!    id, whether it may be sent twice, the bearer token if any);
+//! 2. it builds a generated client of [`acs_identity_raw`] for that call (an
+//!    `Arc` clone and the base URL), whose `Inner` carries the context, and
+//!    calls the generated operation, which builds the request;
+//! 3. the generated hook hands the request, with its context, to this
+//!    crate's pipeline, which signs each attempt (or sets the bearer token),
+//!    sends it with `reqwest`, reads the body (at most
+//!    [`MAX_RESPONSE_BODY`]) and retries per [`RetryOptions`];
+//! 4. the generated operation decodes the body into its type, and one
+//!    function of this crate turns that result (or the service's error, with
+//!    the request id) into the method's result.
+//!
+//! The stable and preview clients share their operations: each is written
+//! once and compiled for both generated modules.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

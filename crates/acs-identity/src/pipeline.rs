@@ -1,8 +1,8 @@
 //! What happens to every request between the generated operation and reqwest.
 //!
 //! The generated operation builds the request and hands it to the raw
-//! crate's hook, which calls [`Pipeline::execute`] (the `Transport`). For
-//! each attempt, in order:
+//! crate's hook, which calls the call's [`CallTransport`] (the `Transport`),
+//! which runs the pipeline. For each attempt, in order:
 //!
 //! 1. a copy of the request gets the call's `x-ms-client-request-id` (the
 //!    same on every attempt), the `User-Agent`, and fresh authentication:
