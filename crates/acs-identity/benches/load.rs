@@ -11,8 +11,8 @@
 //! one batch of `get_token` calls through (a) and one through (b), back to
 //! back, in alternating order (a b, b a, …), with
 //!
-//! - (a) `acs-identity`: `CommunicationIdentityClient` with
-//!   `RetryOptions::none()`, otherwise default options;
+//! - (a) `acs-identity`: `CommunicationIdentityClient` with default options
+//!   (3 retries, so each call keeps a copy of its request; 30 s per try);
 //! - (b) bare reqwest: the same method, URL, headers and body, signed here
 //!   by a few lines independent of the crate's signer, with the same key,
 //!   the response read and its JSON decoded. The floor.
@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use acs_identity::{
-    AccessKey, CommunicationIdentityClient, CommunicationUserIdentifier, RetryOptions, TokenScope,
+    AccessKey, CommunicationIdentityClient, CommunicationUserIdentifier, TokenScope,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -297,9 +297,10 @@ impl Setup {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a reqwest client");
+        // The client as a user gets it: default retry options and per-try
+        // timeout (so every call keeps a copy of its request for a retry).
         let client = CommunicationIdentityClient::builder(&endpoint)
             .access_key(AccessKey::new(key).expect("a key"))
-            .retry(RetryOptions::none())
             .http_client(http.clone())
             .build()
             .expect("a client");
