@@ -24,9 +24,10 @@ pub fn run(options: &Options) -> Result<bool> {
     let root = crate::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // The default release profile first: what a user's `cargo build
-    // --release` gives. Then the bench profile (fat LTO), for comparison;
-    // the memory run needs only one.
-    let profiles: &[&str] = if options.memory {
+    // --release` gives. Then the bench profile (fat LTO), for comparison.
+    // A quick (smoke) run builds one profile only: the fat-LTO build takes
+    // minutes that a smoke run does not need.
+    let profiles: &[&str] = if options.memory || options.quick {
         &["release"]
     } else {
         &["release", "bench"]
