@@ -182,38 +182,29 @@ pub enum TokenCommand {
     #[command(
         after_help = "Examples:\n  acs-identity token exchange-entra --token-file entra-token.txt\n  get-token | acs-identity token exchange-entra --entra-token -"
     )]
-    ExchangeEntra {
-        /// The user's Entra ID access token, or `-` to read it from stdin
-        /// (keeps it out of `ps` and the shell's history).
-        #[arg(
-            long,
-            value_name = "TOKEN",
-            required_unless_present = "token_file",
-            conflicts_with = "token_file"
-        )]
-        entra_token: Option<String>,
-        /// Read the token from this file.
-        #[arg(long, value_name = "PATH")]
-        token_file: Option<PathBuf>,
-    },
+    ExchangeEntra(EntraTokenInput),
     /// Exchange a Teams Phone extension user's Entra ID token for an ACS identity and token.
     #[command(
         after_help = "Examples:\n  acs-identity token exchange-teams-extension --token-file entra-token.txt"
     )]
-    ExchangeTeamsExtension {
-        /// The user's Entra ID access token, or `-` to read it from stdin
-        /// (keeps it out of `ps` and the shell's history).
-        #[arg(
-            long,
-            value_name = "TOKEN",
-            required_unless_present = "token_file",
-            conflicts_with = "token_file"
-        )]
-        entra_token: Option<String>,
-        /// Read the token from this file.
-        #[arg(long, value_name = "PATH")]
-        token_file: Option<PathBuf>,
-    },
+    ExchangeTeamsExtension(EntraTokenInput),
+}
+
+/// An Entra ID user's token: on the command line, from stdin or from a file.
+#[derive(Debug, Args)]
+pub struct EntraTokenInput {
+    /// The user's Entra ID access token, or `-` to read it from stdin
+    /// (keeps it out of `ps` and the shell's history).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "token_file",
+        conflicts_with = "token_file"
+    )]
+    pub entra_token: Option<String>,
+    /// Read the token from this file.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,19 +42,13 @@ pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
             let token = cx.stable()?.get_token_for_teams_user(&options).await?;
             output::print(cx.output, &token_json(&token))?;
         }
-        TokenCommand::ExchangeEntra {
-            entra_token,
-            token_file,
-        } => {
-            let entra_token = token_input(entra_token, token_file, "--entra-token")?;
+        TokenCommand::ExchangeEntra(input) => {
+            let entra_token = token_input(input.entra_token, input.token_file, "--entra-token")?;
             let result = cx.preview()?.exchange_entra_token(&entra_token).await?;
             output::print(cx.output, &user_and_token_json(&result))?;
         }
-        TokenCommand::ExchangeTeamsExtension {
-            entra_token,
-            token_file,
-        } => {
-            let entra_token = token_input(entra_token, token_file, "--entra-token")?;
+        TokenCommand::ExchangeTeamsExtension(input) => {
+            let entra_token = token_input(input.entra_token, input.token_file, "--entra-token")?;
             let result = cx
                 .stable()?
                 .exchange_teams_extension_token(&entra_token)
