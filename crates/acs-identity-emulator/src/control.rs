@@ -16,98 +16,81 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::{HeaderMap, Response, StatusCode};
-use serde_json::{Value, json};
+use hyper::{Method, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
 use crate::api_error::ApiError;
-use crate::entra::EntraKeys;
+use crate::body::{self, Presence};
 use crate::faults::Faults;
-use crate::service::{Shared, error_response, validate_token};
+use crate::management_token::EntraKeys;
+use crate::response;
+use crate::state::Shared;
 use crate::sync::lock;
+use crate::tokens;
 
-pub(crate) fn handle(
+#[derive(Debug, Default, Deserialize)]
+struct TokenBody {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FaultsBody {
+    /// Missing: no faults.
+    faults: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MembersBody {
+    members: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EntraTokenBody {
+    claims: Option<Map<String, Value>>,
+}
+
+/// Answers `method` on `/_emulator{path}`.
+pub fn handle(
     shared: &Shared,
-    method: &str,
-    segments: &[&str],
-    _query: &str,
-    _headers: &HeaderMap,
+    method: &Method,
+    path: &str,
     body: &[u8],
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    let body_json = || -> Result<Value, ApiError> {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                400,
-                "BadRequest",
-                format!("The request body is not valid JSON: {e}."),
-            )
-        })
-    };
-    let answer = match (method, segments) {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let answer = match (method.as_str(), segments.as_slice()) {
         ("GET", ["health"]) => json!({"status": "ok"}),
         ("POST", ["validate-token"]) => {
-            let token = body_json()?
-                .get("token")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let token = token.ok_or_else(|| ApiError::validation("token", "token is required."))?;
-            validate_token(shared, &token)
+            let request: TokenBody = body::read(body, Presence::Required)?;
+            let token = request
+                .token
+                .ok_or_else(|| ApiError::validation("token", "token is required."))?;
+            tokens::validate(shared, &token)
         }
-        ("GET", ["faults"]) => {
-            json!({"faults": lock(&shared.faults).to_string()})
-        }
+        ("GET", ["faults"]) => json!({"faults": lock(&shared.faults).to_string()}),
         ("PUT", ["faults"]) => {
-            let spec = body_json()?
-                .get("faults")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let faults: Faults = spec.parse().map_err(|e: crate::faults::FaultSpecError| {
-                ApiError::validation("faults", e.to_string())
-            })?;
+            let request: FaultsBody = body::read(body, Presence::Required)?;
+            let faults: Faults = request.faults.unwrap_or_default().parse().map_err(
+                |e: crate::faults::FaultSpecError| ApiError::validation("faults", e.to_string()),
+            )?;
             let text = faults.to_string();
             *lock(&shared.faults) = faults;
             json!({"faults": text})
         }
         ("PUT", ["groups", group, "members"]) => {
-            let members = body_json()?
-                .get("members")
-                .and_then(Value::as_array)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect::<Vec<_>>()
-                })
-                .ok_or_else(|| {
-                    ApiError::validation("members", "members must be an array of object ids.")
-                })?;
+            let request: MembersBody = body::read(body, Presence::Required)?;
+            let members = request.members.ok_or_else(|| {
+                ApiError::validation("members", "members must be an array of object ids.")
+            })?;
             shared
                 .store
                 .set_group_members(group, members)
-                .map_err(|e| {
-                    tracing::error!(error = %e, "storage failed");
-                    ApiError::new(
-                        500,
-                        "InternalServerError",
-                        "The emulator could not store the change.",
-                    )
-                })?;
-            let mut resp = Response::new(Full::new(Bytes::new()));
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            return Ok(resp);
+                .map_err(crate::handlers::storage)?;
+            return Ok(response::json(204, None));
         }
         ("POST", ["entra-token"]) => {
-            let claims = if body.iter().all(u8::is_ascii_whitespace) {
-                Value::Null
-            } else {
-                match body_json()?.get("claims") {
-                    None | Some(Value::Null) => Value::Null,
-                    Some(c @ Value::Object(_)) => c.clone(),
-                    Some(_) => {
-                        return Err(ApiError::validation("claims", "claims must be an object."));
-                    }
-                }
-            };
+            let request: EntraTokenBody = body::read(body, Presence::Optional)?;
+            let claims = request.claims.map_or(Value::Null, Value::Object);
             let now = chrono::Utc::now().timestamp();
             let all = EntraKeys::claims(claims.clone(), now);
             let expires_on = all
@@ -124,16 +107,7 @@ pub(crate) fn handle(
             "tokensIssued": shared.stats.tokens_issued.load(Ordering::Relaxed),
             "identities": shared.store.identity_count(),
         }),
-        _ => {
-            return Ok(error_response(&ApiError::not_found(
-                "No emulator endpoint at this path.",
-            )));
-        }
+        _ => return Err(ApiError::not_found("No emulator endpoint at this path.")),
     };
-    let mut resp = Response::new(Full::new(Bytes::from(answer.to_string())));
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(response::json(200, Some(&answer)))
 }

@@ -30,18 +30,26 @@
 
 mod api_error;
 mod auth;
+mod body;
 mod control;
 mod data_lock;
-mod entra;
 pub mod faults;
+mod gate;
+mod handlers;
 mod host;
 #[cfg(feature = "jwks")]
 mod jwks;
 mod jwt;
+mod management_token;
+mod query;
+mod request;
+mod response;
+mod routes;
 mod server;
-mod service;
+mod state;
 mod store;
 mod sync;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,13 +62,14 @@ use base64::engine::general_purpose::STANDARD;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use entra::AUDIENCES as MANAGEMENT_AUDIENCES;
+pub use acs_identity_raw::{PREVIEW_VERSIONS, STABLE_VERSIONS};
 pub use faults::Faults;
-pub use service::{MAX_BODY, PREVIEW_VERSIONS, STABLE_VERSIONS};
+pub use gate::MAX_BODY;
+pub use management_token::AUDIENCES as MANAGEMENT_AUDIENCES;
 
-use entra::EntraKeys;
+use management_token::EntraKeys;
 use server::Limits;
-use service::{Shared, Stats};
+use state::{Shared, Stats};
 use store::{OpenError, Store};
 use sync::lock;
 
@@ -573,7 +582,7 @@ impl Emulator {
     /// Whether a token the emulator issued is valid now (not expired, not
     /// revoked, user not deleted).
     pub fn is_token_valid(&self, token: &str) -> bool {
-        service::validate_token(&self.shared, token)["valid"] == true
+        tokens::validate(&self.shared, token)["valid"] == true
     }
 
     /// Stops accepting, lets requests in flight finish (up to 5 s), and returns.

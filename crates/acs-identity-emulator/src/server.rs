@@ -30,7 +30,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::api_error::ApiError;
-use crate::service::{self, Reply, Shared, error_response};
+use crate::request;
+use crate::response::{self, Reply};
+use crate::state::Shared;
 use crate::sync::lock;
 
 /// Connection limits and timeouts.
@@ -217,7 +219,7 @@ async fn answer_panics(handler: impl Future<Output = Reply>) -> Reply {
         .await
         .unwrap_or_else(|_| {
             tracing::error!("a request handler panicked; answered 500");
-            Reply::Send(error_response(&ApiError::new(
+            Reply::Send(response::error(&ApiError::new(
                 500,
                 "InternalServerError",
                 "The emulator failed while handling the request.",
@@ -245,7 +247,7 @@ async fn connection(
         let signal = Arc::clone(&signal);
         let busy = InFlight::new(&in_flight);
         async move {
-            let answer = answer_panics(service::handle(shared, req)).await;
+            let answer = answer_panics(request::handle(shared, req)).await;
             drop(busy);
             match answer {
                 Reply::Send(resp) => Ok::<_, Infallible>(resp),
