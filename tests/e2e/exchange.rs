@@ -10,7 +10,9 @@ const APP: &str = "07474a86-625a-452f-977b-db4e13f21260";
 async fn teams_user_token_is_checked_by_its_claims() {
     let (_emulator, client) = start().await;
     let exp = epoch_in(3000);
-    let teams = entra_token(json!({"appid": APP, "oid": OBJECT, "tid": TENANT, "exp": exp}));
+    let teams = entra_token(
+        json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": APP, "oid": OBJECT, "tid": TENANT, "exp": exp}),
+    );
     let token = client
         .get_token_for_teams_user(&GetTokenForTeamsUserOptions::new(&teams, APP, OBJECT))
         .await
@@ -38,8 +40,9 @@ async fn teams_user_token_is_checked_by_its_claims() {
     };
     assert_eq!(service.target.as_deref(), Some("appId"));
 
-    let expired =
-        entra_token(json!({"appid": APP, "oid": OBJECT, "tid": TENANT, "exp": epoch_in(-10)}));
+    let expired = entra_token(
+        json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": APP, "oid": OBJECT, "tid": TENANT, "exp": epoch_in(-10)}),
+    );
     let err = client
         .get_token_for_teams_user(&GetTokenForTeamsUserOptions::new(&expired, APP, OBJECT))
         .await
@@ -53,8 +56,9 @@ async fn teams_user_token_is_checked_by_its_claims() {
 #[tokio::test]
 async fn teams_extension_exchange_needs_an_assignment_with_the_app() {
     let (_emulator, client) = start().await;
-    let user_token =
-        entra_token(json!({"appid": APP, "oid": OBJECT, "tid": TENANT, "exp": epoch_in(3600)}));
+    let user_token = entra_token(
+        json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": APP, "oid": OBJECT, "tid": TENANT, "exp": epoch_in(3600)}),
+    );
     let err = client
         .exchange_teams_extension_token(&user_token)
         .await
@@ -85,7 +89,9 @@ async fn entra_exchange_accepts_user_tenant_and_group_assignments() {
     let (emulator, _) = start().await;
     let client = preview_client(&emulator);
     let token = |oid: &str| {
-        entra_token(json!({"appid": APP, "oid": oid, "tid": TENANT, "exp": epoch_in(3600)}))
+        entra_token(
+            json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": APP, "oid": oid, "tid": TENANT, "exp": epoch_in(3600)}),
+        )
     };
     assert_eq!(
         client

@@ -16,7 +16,7 @@ struct Setting {
 impl Setting {
     async fn new(needs_teams_token: bool) -> Self {
         let teams_token = acs_identity_tests::entra_token(serde_json::json!({
-            "appid": "app-id", "oid": "user-oid", "tid": "tenant-id",
+            "aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": "app-id", "oid": "user-oid", "tid": "tenant-id",
             "exp": acs_identity_tests::epoch_in(3600)
         }));
         if !needs_teams_token && let Ok(connection_string) = std::env::var("ACS_CONNECTION_STRING")

@@ -176,8 +176,9 @@ async fn token_issue_and_revoke() {
 #[tokio::test(flavor = "multi_thread")]
 async fn token_exchanges() {
     let (_e, conn) = emulator().await;
-    let teams =
-        entra_token(json!({"appid": "app", "oid": "user", "tid": "tenant", "exp": in_an_hour()}));
+    let teams = entra_token(
+        json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": "app", "oid": "user", "tid": "tenant", "exp": in_an_hour()}),
+    );
     let ok = json_out(
         &run(
             &conn,

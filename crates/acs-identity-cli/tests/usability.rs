@@ -139,7 +139,7 @@ fn teams_token() -> String {
         .unwrap()
         .as_secs()
         + 3600;
-    let claims = json!({"appid": "app", "oid": "user", "tid": "tenant", "exp": exp});
+    let claims = json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": "app", "oid": "user", "tid": "tenant", "exp": exp});
     format!(
         "{}.{}.c2ln",
         URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),

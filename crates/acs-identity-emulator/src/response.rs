@@ -38,7 +38,11 @@ pub fn json(status: u16, body: Option<&Value>) -> Response<Full<Bytes>> {
     resp
 }
 
-/// The service's error answer for `e`.
+/// The service's error answer for `e`: its content type is
+/// `application/json`, without the charset its successful answers carry.
 pub fn error(e: &ApiError) -> Response<Full<Bytes>> {
-    json(e.status, Some(&e.body()))
+    let mut resp = json(e.status, Some(&e.body()));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }

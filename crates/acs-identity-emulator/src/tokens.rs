@@ -4,26 +4,26 @@
 
 use std::sync::atomic::Ordering;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::api_error::ApiError;
+use crate::api_error::{ApiError, Refusal};
 use crate::jwt;
 use crate::state::Shared;
 use crate::store::Invalid;
 
-/// A time as the service writes it: RFC 3339, whole seconds, `+00:00`.
+/// A time as the service writes it: RFC 3339 with seven fractional digits
+/// and `+00:00` (`2023-10-19T15:34:16.4461396+00:00`).
 pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, false)
-}
-
-/// `t` without its fraction of a second.
-pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+    // chrono has no seven-digit fraction: tenths of microseconds by hand
+    // (a leap second's fraction is capped, so it stays seven digits).
+    let ticks = (t.timestamp_subsec_nanos() / 100).min(9_999_999);
+    format!("{}.{ticks:07}+00:00", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
 /// Signs a token for `subject` and answers `{token, expiresOn}`. `extra`
-/// claims say what kind of token it is.
+/// claims say what kind of token it is. The token's `exp` is `expires` in
+/// whole seconds (rounded down), so a client reading either agrees.
 pub fn issue(
     shared: &Shared,
     now: DateTime<Utc>,
@@ -89,21 +89,41 @@ fn invalid_token() -> ApiError {
     ApiError::unauthorized("InvalidAccessToken", "Provided access token is not valid.")
 }
 
-/// The claims of a user's unexpired (Teams or Entra) token, with its
-/// expiry. These tokens are read, not verified (see the crate README).
+/// The service's refusal of a user's token, explained by `check` in the
+/// request log.
+pub fn invalid_user_token(check: impl Into<String>) -> ApiError {
+    invalid_token().with_refusal(Refusal::check(check))
+}
+
+/// The claims of a user's (Teams or Entra) token. These tokens are read,
+/// not verified (see the crate README).
+pub fn read_user_token(token: &str) -> Result<Map<String, Value>, ApiError> {
+    jwt::claims(token).ok_or_else(|| invalid_user_token("the user's token is not a JWT"))
+}
+
+/// The expiry of a user's token, when it is in the future.
+pub fn unexpired(
+    claims: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let expires = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .and_then(|exp| DateTime::from_timestamp(exp, 0))
+        .ok_or_else(|| invalid_user_token("the user's token has no exp"))?;
+    if expires <= now {
+        return Err(invalid_user_token("the user's token has expired"));
+    }
+    Ok(expires)
+}
+
+/// The claims of a user's unexpired token, with its expiry.
 pub fn user_claims(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<(Map<String, Value>, DateTime<Utc>), ApiError> {
-    let claims = jwt::claims(token).ok_or_else(invalid_token)?;
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(invalid_token)?;
-    let expires = DateTime::from_timestamp(exp, 0).ok_or_else(invalid_token)?;
-    if expires <= now {
-        return Err(invalid_token());
-    }
+    let claims = read_user_token(token)?;
+    let expires = unexpired(&claims, now)?;
     Ok((claims, expires))
 }
 
@@ -118,5 +138,21 @@ pub fn claim<'a>(claims: &'a Map<String, Value>, names: &[&str]) -> Option<&'a s
 pub fn required_claim(claims: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
     claim(claims, &[name])
         .map(str::to_string)
-        .ok_or_else(invalid_token)
+        .ok_or_else(|| invalid_user_token(format!("the user's token has no {name} claim")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_with_seven_digits() {
+        let t = DateTime::from_timestamp(1_697_729_656, 446_139_687).unwrap();
+        assert_eq!(timestamp(t), "2023-10-19T15:34:16.4461396+00:00");
+        let whole = DateTime::from_timestamp(1_697_729_656, 0).unwrap();
+        assert_eq!(timestamp(whole), "2023-10-19T15:34:16.0000000+00:00");
+        // A leap second is written as :60, its fraction still seven digits.
+        let leap = DateTime::from_timestamp(1_697_729_699, 1_500_000_000).unwrap();
+        assert_eq!(timestamp(leap), "2023-10-19T15:34:60.9999999+00:00");
+    }
 }

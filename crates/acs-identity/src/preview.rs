@@ -153,7 +153,7 @@ impl client::IdentityClient<Preview> {
     /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
     /// # let client = acs_identity::preview::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
     /// # use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
-    /// # let claims = serde_json::json!({"appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
+    /// # let claims = serde_json::json!({"aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": "app-id", "oid": "user-oid", "tid": "tenant-id", "exp": chrono::Utc::now().timestamp() + 3600});
     /// # let entra_token = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), B64.encode(claims.to_string()));
     /// use acs_identity::{EntraAssignmentSpec, EntraPrincipalType};
     ///

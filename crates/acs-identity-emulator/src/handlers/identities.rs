@@ -62,7 +62,7 @@ fn access_token(
         .issue_token(user, ctx.now)
         .map_err(storage)?
         .ok_or_else(|| not_found(user))?;
-    let expires = tokens::truncate(ctx.now) + chrono::Duration::minutes(minutes);
+    let expires = ctx.now + chrono::Duration::minutes(minutes);
     Ok(tokens::issue(
         ctx.shared,
         ctx.now,

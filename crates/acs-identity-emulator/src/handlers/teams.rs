@@ -2,7 +2,7 @@
 //! exchange and assignments.
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{Answer, Ctx, storage};
 use crate::api_error::ApiError;
@@ -37,7 +37,10 @@ pub fn exchange_teams_user(ctx: &Ctx<'_>, body: &[u8]) -> Answer {
     let token = required(req.token, "token")?;
     let app_id = required(req.app_id, "appId")?;
     let user_id = required(req.user_id, "userId")?;
-    let (claims, expires) = tokens::user_claims(&token, ctx.now)?;
+    // As the service: the audience and the Teams scopes first.
+    let claims = tokens::read_user_token(&token)?;
+    check_teams_audience_and_scopes(&claims)?;
+    let expires = tokens::unexpired(&claims, ctx.now)?;
     if tokens::claim(&claims, &["appid", "azp"]) != Some(app_id.as_str()) {
         return Err(ApiError::validation(
             "appId",
@@ -59,6 +62,44 @@ pub fn exchange_teams_user(ctx: &Ctx<'_>, body: &[u8]) -> Answer {
         json!({"kind": "teamsUser"}),
     );
     Ok((200, Some(token)))
+}
+
+/// The audience of a Teams user's token made for Azure Communication
+/// Services.
+pub const TEAMS_AUDIENCE: &str = "https://auth.msft.communication.azure.com";
+
+/// The delegated permissions the Teams user exchange needs, as Entra writes
+/// them in `scp`.
+pub const TEAMS_SCOPES: [&str; 2] = ["Teams.ManageCalls", "Teams.ManageChats"];
+
+/// A Teams user's token must be for [`TEAMS_AUDIENCE`] and carry both
+/// [`TEAMS_SCOPES`] (short, or in full with the audience in front).
+fn check_teams_audience_and_scopes(claims: &Map<String, Value>) -> Result<(), ApiError> {
+    let audience = tokens::claim(claims, &["aud"]).unwrap_or_default();
+    if audience.trim_end_matches('/') != TEAMS_AUDIENCE {
+        return Err(tokens::invalid_user_token(format!(
+            "the Teams token's audience is {audience:?}, not {TEAMS_AUDIENCE}"
+        )));
+    }
+    let granted: Vec<&str> = tokens::claim(claims, &["scp"])
+        .unwrap_or_default()
+        .split(' ')
+        .map(|s| {
+            s.strip_prefix(TEAMS_AUDIENCE)
+                .map_or(s, |rest| rest.trim_start_matches('/'))
+        })
+        .collect();
+    let missing: Vec<&str> = TEAMS_SCOPES
+        .into_iter()
+        .filter(|needed| !granted.contains(needed))
+        .collect();
+    if !missing.is_empty() {
+        return Err(tokens::invalid_user_token(format!(
+            "the Teams token's scp lacks {}",
+            missing.join(" and ")
+        )));
+    }
+    Ok(())
 }
 
 /// The user's tenant, object and application, from the bearer token.
@@ -107,9 +148,7 @@ impl UserToken {
             )
             .with_target("appId"));
         }
-        let expires = self
-            .expires
-            .min(tokens::truncate(ctx.now) + chrono::Duration::hours(24));
+        let expires = self.expires.min(ctx.now + chrono::Duration::hours(24));
         let token = tokens::issue(
             ctx.shared,
             ctx.now,

@@ -60,6 +60,16 @@ impl Req {
 
     /// Sends to `host` (a name and port that reach the emulator).
     pub async fn send_to(self, host: &str) -> (u16, Value) {
+        let (status, _, body) = self.exchange(host).await;
+        (status, body)
+    }
+
+    /// Sends to the emulator; the answer's status, headers and JSON body.
+    pub async fn send_full(self, emulator: &Emulator) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.exchange(&emulator.addr().to_string()).await
+    }
+
+    async fn exchange(self, host: &str) -> (u16, reqwest::header::HeaderMap, Value) {
         let url = format!("http://{host}{}", self.path_and_query);
         let signed_body = self
             .signed_body
@@ -104,9 +114,11 @@ impl Req {
             .expect("answer in time")
             .expect("sent");
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         (
             status,
+            headers,
             if text.is_empty() {
                 Value::Null
             } else {
