@@ -329,4 +329,10 @@ pub struct EmulatorArgs {
     /// JWKS file, besides the emulator's own (see the emulator's docs).
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// No request log on stderr (it prints one line per request: time,
+    /// method, path, api-version, status, milliseconds and, for a refusal,
+    /// why). `RUST_LOG` filters it as any other target
+    /// (`acs_identity_emulator::requests`).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }

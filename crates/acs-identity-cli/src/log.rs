@@ -5,25 +5,52 @@
 use std::io::{IsTerminal as _, Write as _};
 
 use tracing::field::{Field, Visit};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::filter::{EnvFilter, FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// What is logged without `RUST_LOG`: the emulator's problems (a write its
-/// data file refused, the connection cap), or with `-v` every request.
+/// data file refused, the connection cap), and, when it runs as
+/// `acs-identity emulator` without `--quiet`, one line per request; with
+/// `-v`, the client's and the emulator's debug events too.
 const QUIET: &str = "acs_identity_emulator=warn";
+const REQUESTS: &str = "acs_identity_emulator=warn,acs_identity_emulator::requests=info";
 const VERBOSE: &str = "acs_identity=debug,acs_identity_emulator=debug";
 
-/// Installs the subscriber for this process.
-pub fn init(verbose: bool) {
+/// The emulator's request log.
+const REQUEST_TARGET: &str = "acs_identity_emulator::requests";
+
+/// Installs the subscriber for this process. `requests`: the emulator's
+/// request log is on by default. Keep the guard until the process ends:
+/// dropping it writes out the request lines still queued.
+pub fn init(verbose: bool, requests: bool) -> WorkerGuard {
     let terminal = std::io::stderr().is_terminal();
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(if verbose { VERBOSE } else { QUIET }));
+    let default = match (verbose, requests) {
+        (true, _) => VERBOSE,
+        (false, true) => REQUESTS,
+        (false, false) => QUIET,
+    };
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|d| EnvFilter::try_new(d).is_ok())
+        .unwrap_or_else(|| default.to_string());
+    let filter = || EnvFilter::new(&directives);
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(terminal)
-        .with_filter(filter);
+        .with_filter(filter().and(filter_fn(|m| m.target() != REQUEST_TARGET)));
+    // Request lines go through a worker thread with a bounded queue: when
+    // nobody reads stderr, lines are dropped, requests never wait on it.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .finish(std::io::stderr());
+    let request_lines = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(terminal)
+        .with_target(false)
+        .with_filter(filter().and(filter_fn(|m| m.target() == REQUEST_TARGET)));
     // With -v the retries are in the log already.
     let notices = (terminal && !verbose).then(|| {
         RetryNotices.with_filter(
@@ -32,8 +59,10 @@ pub fn init(verbose: bool) {
     });
     let _ = tracing_subscriber::registry()
         .with(lines)
+        .with(request_lines)
         .with(notices)
         .try_init();
+    guard
 }
 
 /// Prints the client's `retrying` events as one line each.

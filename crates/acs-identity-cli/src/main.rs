@@ -14,7 +14,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    log::init(cli.verbose);
+    // `acs-identity emulator` logs each request unless told --quiet.
+    let request_log = matches!(&cli.command, cli::Command::Emulator(args) if !args.quiet);
+    let _log = log::init(cli.verbose, request_log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -317,3 +317,90 @@ async fn jwks_lets_rs256_tokens_of_that_issuer_manage_and_a_bad_file_stops_the_s
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Starts `acs-identity emulator --port 0 ARGS` with stderr piped, makes an
+/// unsigned and a signed request, stops it with SIGTERM and returns stderr.
+fn stderr_of_two_requests(args: &[&str], rust_log: Option<&str>) -> String {
+    let mut command = Command::new(BIN);
+    command
+        .args(["emulator", "--port", "0", "--access-key", KEY])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let conn = line.trim().to_string();
+    let endpoint = conn
+        .trim_start_matches("endpoint=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let unsigned = reqwest::Client::new()
+            .post(format!("{endpoint}identities?api-version=2025-06-30"))
+            .timeout(LIMIT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unsigned.status().as_u16(), 401);
+        client(&conn).create_user().await.unwrap();
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < LIMIT, "the emulator did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
+#[test]
+fn each_request_is_one_line_on_stderr_with_the_reason_of_a_refusal() {
+    let stderr = stderr_of_two_requests(&[], None);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("/identities"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].contains("POST /identities 2025-06-30 401")
+            && lines[0].contains("refused: missing header: Authorization"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].contains("POST /identities 2025-06-30 201"),
+        "{stderr}"
+    );
+    assert!(lines[1].contains(" ms"), "{stderr}");
+    // Not a terminal: no colour codes; and never the key.
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!stderr.contains(KEY));
+}
+
+#[test]
+fn quiet_or_a_filter_turns_the_request_log_off() {
+    let quiet = stderr_of_two_requests(&["--quiet"], None);
+    assert!(!quiet.contains("/identities"), "{quiet}");
+    let filtered = stderr_of_two_requests(&[], Some("acs_identity_emulator::requests=off"));
+    assert!(!filtered.contains("/identities"), "{filtered}");
+}

@@ -2,6 +2,8 @@
 
 use serde_json::json;
 
+use crate::inspect::Refusal;
+
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -12,33 +14,6 @@ pub struct ApiError {
     /// What the emulator's request log says about a refusal; never sent
     /// (the service answers with its bare error).
     pub refusal: Option<Box<Refusal>>,
-}
-
-/// Why a request was refused, for the request log: the check that failed
-/// and, for an HMAC refusal, what the emulator computed (never the key).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Refusal {
-    /// The check, in words (`signature mismatch`, `date skew`, …).
-    pub check: String,
-    /// The base64 SHA-256 of the body the emulator received.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_hash: Option<String>,
-    /// The string the emulator signed: method, path and query, then
-    /// `date;host;content hash`, joined by newlines.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub string_to_sign: Option<String>,
-}
-
-impl Refusal {
-    /// A refusal by `check`, with nothing computed.
-    pub fn check(check: impl Into<String>) -> Self {
-        Self {
-            check: check.into(),
-            content_hash: None,
-            string_to_sign: None,
-        }
-    }
 }
 
 impl ApiError {

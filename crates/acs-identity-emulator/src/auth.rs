@@ -16,6 +16,7 @@ use hyper::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::api_error::ApiError;
+use crate::inspect::Refusal;
 
 /// How far `x-ms-date` may be from the emulator's clock.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -33,11 +34,21 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn refused(message: &str) -> ApiError {
-    ApiError::unauthorized("Unauthorized", message.to_string())
+/// The service's bare 401, with `check` for the request log.
+fn refused(message: &str, check: impl Into<String>) -> ApiError {
+    ApiError::unauthorized("Unauthorized", message.to_string()).with_refusal(Refusal::check(check))
 }
 
-/// Checks the request's authentication.
+fn missing(name: &str) -> ApiError {
+    refused(
+        &format!("The {name} header is missing."),
+        format!("missing header: {name}"),
+    )
+}
+
+/// Checks the request's authentication. A refusal says in its
+/// [`Refusal`] which check failed and, once the emulator got that far,
+/// the content hash it computed and the string it signed.
 pub fn authenticate(
     method: &str,
     path_and_query: &str,
@@ -46,29 +57,39 @@ pub fn authenticate(
     key: &[u8],
     now: SystemTime,
 ) -> Result<Caller, ApiError> {
-    let authorization = header(headers, "authorization")
-        .ok_or_else(|| refused("The Authorization header is missing."))?;
+    let authorization = header(headers, "authorization").ok_or_else(|| missing("Authorization"))?;
     if let Some(token) = authorization.strip_prefix("Bearer ") {
         let token = token.trim();
         if token.is_empty() {
-            return Err(refused("The bearer token is empty."));
+            return Err(refused("The bearer token is empty.", "empty bearer token"));
         }
         return Ok(Caller::Bearer(token.to_string()));
     }
-    let rest = authorization
-        .strip_prefix("HMAC-SHA256 ")
-        .ok_or_else(|| refused("The Authorization scheme must be HMAC-SHA256 or Bearer."))?;
-    let (signed_headers, signature) =
-        parse_hmac(rest).ok_or_else(|| refused("The Authorization header is malformed."))?;
+    let rest = authorization.strip_prefix("HMAC-SHA256 ").ok_or_else(|| {
+        refused(
+            "The Authorization scheme must be HMAC-SHA256 or Bearer.",
+            "unknown Authorization scheme",
+        )
+    })?;
+    let (signed_headers, signature) = parse_hmac(rest).ok_or_else(|| {
+        refused(
+            "The Authorization header is malformed.",
+            "malformed Authorization header (expected SignedHeaders=…&Signature=…)",
+        )
+    })?;
     if !signed_headers.eq_ignore_ascii_case("x-ms-date;host;x-ms-content-sha256") {
         return Err(refused(
             "SignedHeaders must be x-ms-date;host;x-ms-content-sha256.",
+            "SignedHeaders is not x-ms-date;host;x-ms-content-sha256",
         ));
     }
-    let date =
-        header(headers, "x-ms-date").ok_or_else(|| refused("The x-ms-date header is missing."))?;
-    let when = httpdate::parse_http_date(date)
-        .map_err(|_| refused("The x-ms-date header is not an RFC 1123 date."))?;
+    let date = header(headers, "x-ms-date").ok_or_else(|| missing("x-ms-date"))?;
+    let when = httpdate::parse_http_date(date).map_err(|_| {
+        refused(
+            "The x-ms-date header is not an RFC 1123 date.",
+            "x-ms-date is not an RFC 1123 date",
+        )
+    })?;
     let skew = now
         .duration_since(when)
         .or_else(|e| Ok::<_, ()>(e.duration()))
@@ -76,24 +97,41 @@ pub fn authenticate(
     if skew > MAX_CLOCK_SKEW {
         return Err(refused(
             "The x-ms-date header is more than 15 minutes from the current time.",
+            format!(
+                "date skew: x-ms-date is {} s from the emulator's clock ({}), more than 15 minutes",
+                skew.as_secs(),
+                httpdate::fmt_http_date(now)
+            ),
         ));
     }
-    let host = header(headers, "host").ok_or_else(|| refused("The Host header is missing."))?;
-    let content_hash = header(headers, "x-ms-content-sha256")
-        .ok_or_else(|| refused("The x-ms-content-sha256 header is missing."))?;
+    let host = header(headers, "host").ok_or_else(|| missing("Host"))?;
+    let content_hash =
+        header(headers, "x-ms-content-sha256").ok_or_else(|| missing("x-ms-content-sha256"))?;
     let actual_hash = STANDARD.encode(Sha256::digest(body));
     if content_hash != actual_hash {
-        return Err(refused(
+        return Err(ApiError::unauthorized(
+            "Unauthorized",
             "The x-ms-content-sha256 header does not match the body.",
-        ));
+        )
+        .with_refusal(Refusal {
+            check:
+                "content hash mismatch: x-ms-content-sha256 is not the SHA-256 of the body received"
+                    .into(),
+            content_hash: Some(actual_hash),
+            string_to_sign: None,
+        }));
     }
-    let signature = STANDARD
-        .decode(signature)
-        .map_err(|_| refused("The signature is not base64."))?;
+    let signature = STANDARD.decode(signature).map_err(|_| {
+        refused(
+            "The signature is not base64.",
+            "the signature is not base64",
+        )
+    })?;
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
     // METHOD \n path?query \n date;host;hash, fed in pieces.
-    mac.update(method.to_ascii_uppercase().as_bytes());
-    for part in [
+    let method = method.to_ascii_uppercase();
+    let pieces = [
+        method.as_str(),
         "\n",
         path_and_query,
         "\n",
@@ -102,12 +140,18 @@ pub fn authenticate(
         host,
         ";",
         content_hash,
-    ] {
+    ];
+    for part in pieces {
         mac.update(part.as_bytes());
     }
     // verify_slice compares in constant time.
-    mac.verify_slice(&signature)
-        .map_err(|_| refused("The request signature was refused."))?;
+    mac.verify_slice(&signature).map_err(|_| {
+        ApiError::unauthorized("Unauthorized", "The request signature was refused.").with_refusal(Refusal {
+            check: "signature mismatch: the signature is not the HMAC-SHA256 of the string to sign with this emulator's key".into(),
+            content_hash: Some(actual_hash.clone()),
+            string_to_sign: Some(pieces.concat()),
+        })
+    })?;
     Ok(Caller::Key)
 }
 
@@ -211,7 +255,40 @@ mod tests {
             h.remove(missing);
             let err = authenticate("POST", PQ, &h, BODY, KEY, now).unwrap_err();
             assert_eq!(err.status, 401, "{missing}");
+            let check = err.refusal.unwrap().check.to_ascii_lowercase();
+            assert_eq!(check, format!("missing header: {missing}"));
         }
+    }
+
+    #[test]
+    fn refusals_say_which_check_failed_and_what_was_computed() {
+        let now = jan_1_2024();
+        let check = |e: ApiError| *e.refusal.expect("explained");
+        let r = check(authenticate("POST", PQ, &example(), b"{}", KEY, now).unwrap_err());
+        assert!(r.check.starts_with("content hash mismatch"), "{}", r.check);
+        assert_eq!(
+            r.content_hash.as_deref(),
+            Some("RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o=")
+        );
+        assert_eq!(r.string_to_sign, None);
+        let r = check(authenticate("POST", PQ, &example(), BODY, b"other key", now).unwrap_err());
+        assert!(r.check.starts_with("signature mismatch"), "{}", r.check);
+        assert_eq!(
+            r.string_to_sign.as_deref(),
+            Some(
+                "POST\n/identities?api-version=2023-10-01\nMon, 01 Jan 2024 00:00:00 GMT;contoso.communication.azure.com;WTRvgEjjVd+bvyKw3WgXgDkU81aV8FWq+4/BE+he0+A="
+            )
+        );
+        // Never the key, in any form.
+        let text = format!("{r:?}");
+        assert!(!text.contains("other key") && !text.contains("b3RoZXIga2V5"));
+        let late = now + MAX_CLOCK_SKEW + Duration::from_secs(60);
+        let r = check(authenticate("POST", PQ, &example(), BODY, KEY, late).unwrap_err());
+        assert!(
+            r.check.starts_with("date skew: x-ms-date is 960 s"),
+            "{}",
+            r.check
+        );
     }
 
     #[test]

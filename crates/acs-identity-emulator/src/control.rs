@@ -11,18 +11,31 @@
 //! | `PUT /_emulator/groups/{groupId}/members` | `{"members": ["<object id>", …]}` | 204 |
 //! | `GET /_emulator/stats` | – | `{"requests", "unauthorized", "faults", "tokensIssued", "identities"}` |
 //! | `POST /_emulator/entra-token` | `{"claims": {…}}` (optional) | `{"token", "expiresOn"}`: a management bearer token this emulator accepts |
+//! | `GET /_emulator/identities` | – | `{"value": [{"id", "customId", "lastTokenIssuedAt", "revokedAt"}, …]}` |
+//! | `GET /_emulator/assignments` | – | `{"teamsExtension": […], "entra": […], "groups": {"<group>": ["<member>", …]}}` |
+//! | `POST /_emulator/reset` | – | 204: every identity, assignment and group membership deleted |
+//! | `GET /_emulator/requests?after=ID&limit=N` | – | `{"value": [<request>, …]}`: the last requests (at most `N`, default 100), oldest first, with `error` and `refusal` for the refused ones |
+//! | `GET /_emulator/` | – | the inspector page (`inspector.js`, `inspector.css` beside it) |
+//!
+//! Calls that change something (`PUT`, and `POST /_emulator/reset`) must say
+//! `Content-Type: application/json`, else 415: an HTML form on another
+//! site cannot send that type, and a script there would need a CORS
+//! preflight, which the emulator never allows. The page is served with a
+//! `Content-Security-Policy` that allows only its own files and no framing.
 
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::{Method, Response};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{HeaderMap, Method, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::api_error::ApiError;
 use crate::body::{self, Presence};
 use crate::faults::Faults;
+use crate::inspect;
 use crate::management_token::EntraKeys;
 use crate::response;
 use crate::state::Shared;
@@ -50,15 +63,82 @@ struct EntraTokenBody {
     claims: Option<Map<String, Value>>,
 }
 
+/// The inspector page and its files.
+const PAGE: &str = include_str!("inspector/index.html");
+const SCRIPT: &str = include_str!("inspector/inspector.js");
+const STYLE: &str = include_str!("inspector/inspector.css");
+
+/// A file of the inspector page.
+fn asset(content_type: &'static str, text: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Whether the request says its body is JSON.
+fn says_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
 /// Answers `method` on `/_emulator{path}`.
 pub fn handle(
     shared: &Shared,
     method: &Method,
     path: &str,
+    query: &str,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let changes_state = matches!(
+        (method.as_str(), segments.as_slice()),
+        ("PUT", _) | ("POST", ["reset"])
+    );
+    if changes_state && !says_json(headers) {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "Emulator calls that change something must be sent with Content-Type: application/json.",
+        ));
+    }
     let answer = match (method.as_str(), segments.as_slice()) {
+        ("GET", []) => return Ok(asset("text/html; charset=utf-8", PAGE)),
+        ("GET", ["inspector.js"]) => return Ok(asset("text/javascript; charset=utf-8", SCRIPT)),
+        ("GET", ["inspector.css"]) => return Ok(asset("text/css; charset=utf-8", STYLE)),
+        ("GET", ["identities"]) => json!({ "value": inspect::identities(&shared.store) }),
+        ("GET", ["assignments"]) => json!(inspect::assignments(&shared.store)),
+        ("POST", ["reset"]) => {
+            shared.store.reset().map_err(crate::handlers::storage)?;
+            return Ok(response::json(204, None));
+        }
+        ("GET", ["requests"]) => {
+            let number = |name: &str, default: u64| {
+                crate::query::param(query, name)
+                    .map_or(Ok(default), |v| v.parse::<u64>())
+                    .map_err(|_| {
+                        ApiError::validation(name, format!("{name} must be a whole number."))
+                    })
+            };
+            let after = number("after", 0)?;
+            let limit = number("limit", 100)?;
+            json!({ "value": shared.requests.recent(after, usize::try_from(limit).unwrap_or(usize::MAX)) })
+        }
         ("GET", ["health"]) => json!({"status": "ok"}),
         ("POST", ["validate-token"]) => {
             let request: TokenBody = body::read(body, Presence::Required)?;

@@ -78,7 +78,13 @@ impl From<ApiError> for Stopped {
 }
 
 /// Takes `req` through the checks, in the order of the module docs.
-pub async fn admit(shared: &Shared, req: Request<Incoming>) -> Result<Admitted, Stopped> {
+/// `operation` is set as soon as the route is known (for the request log,
+/// also when a later check refuses).
+pub async fn admit(
+    shared: &Shared,
+    req: Request<Incoming>,
+    operation: &mut Option<&'static str>,
+) -> Result<Admitted, Stopped> {
     let (parts, incoming) = req.into_parts();
     let method = parts.method;
     let path = parts.uri.path();
@@ -92,6 +98,7 @@ pub async fn admit(shared: &Shared, req: Request<Incoming>) -> Result<Admitted, 
         ),
         Miss::NotFound => ApiError::not_found(format!("No operation at {path}.")),
     })?;
+    *operation = Some(route.operation);
 
     // 2. The body.
     let body = read_body(&parts.headers, incoming, shared.body_timeout).await?;

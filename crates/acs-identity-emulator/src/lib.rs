@@ -37,6 +37,7 @@ pub mod faults;
 mod gate;
 mod handlers;
 mod host;
+mod inspect;
 #[cfg(feature = "jwks")]
 mod jwks;
 mod jwt;
@@ -65,6 +66,9 @@ use tokio::sync::watch;
 pub use acs_identity_raw::{PREVIEW_VERSIONS, STABLE_VERSIONS};
 pub use faults::Faults;
 pub use gate::MAX_BODY;
+pub use inspect::{
+    Assignments, EntraRecord, IdentityRecord, Refusal, RequestRecord, TeamsExtensionRecord,
+};
 pub use management_token::AUDIENCES as MANAGEMENT_AUDIENCES;
 
 use management_token::EntraKeys;
@@ -140,7 +144,17 @@ pub enum EmulatorError {
         /// What the check found.
         detail: String,
     },
+    /// The data file refused a write.
+    #[error("the emulator could not write its data file: {message}")]
+    Storage {
+        /// What the database said.
+        message: String,
+    },
 }
+
+/// How many requests the emulator remembers for
+/// [`Emulator::requests`], `/_emulator/requests` and the inspector page.
+pub const REQUEST_LOG_CAPACITY: usize = 500;
 
 /// Options for [`Emulator`].
 #[derive(Clone)]
@@ -403,6 +417,7 @@ impl EmulatorBuilder {
             faults: Mutex::new(self.faults),
             page_size: AtomicUsize::new(self.page_size),
             stats: Stats::default(),
+            requests: inspect::RequestLog::new(REQUEST_LOG_CAPACITY),
         });
         let (stop, stopped) = watch::channel(false);
         let limits = Limits {
@@ -565,6 +580,91 @@ impl Emulator {
     /// Entra assignments per page from now on.
     pub fn set_page_size(&self, size: usize) {
         self.shared.page_size.store(size.max(1), Ordering::Relaxed);
+    }
+
+    /// Every identity, by id, with its last token and revocation times.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use acs_identity_emulator::Emulator;
+    ///
+    /// let emulator = Emulator::builder().start().await?;
+    /// // After `create_user` through a client, the identity is listed here.
+    /// assert!(emulator.identities().is_empty());
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn identities(&self) -> Vec<IdentityRecord> {
+        inspect::identities(&self.shared.store)
+    }
+
+    /// Every Teams Phone extension and Entra assignment, and the group
+    /// memberships set with [`set_group_members`](Self::set_group_members).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use acs_identity_emulator::Emulator;
+    ///
+    /// let emulator = Emulator::builder().start().await?;
+    /// emulator.set_group_members("group", ["alice", "bob"]);
+    /// assert_eq!(emulator.assignments().groups["group"], ["alice", "bob"]);
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn assignments(&self) -> Assignments {
+        inspect::assignments(&self.shared.store)
+    }
+
+    /// Deletes every identity, assignment and group membership (also from
+    /// the data file). The endpoint, key and fault settings stay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use acs_identity_emulator::Emulator;
+    ///
+    /// let emulator = Emulator::builder().start().await?;
+    /// emulator.set_group_members("group", ["alice"]);
+    /// emulator.reset()?;
+    /// assert!(emulator.assignments().groups.is_empty());
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn reset(&self) -> Result<(), EmulatorError> {
+        self.shared
+            .store
+            .reset()
+            .map_err(|e| EmulatorError::Storage {
+                message: e.to_string(),
+            })
+    }
+
+    /// The last requests (at most [`REQUEST_LOG_CAPACITY`]), oldest first,
+    /// with the reason of each refusal. `GET /_emulator/…` calls are not
+    /// kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use acs_identity_emulator::Emulator;
+    ///
+    /// let emulator = Emulator::builder().start().await?;
+    /// let url = format!("{}identities?api-version=2025-06-30", emulator.endpoint());
+    /// reqwest::Client::new().post(url).send().await.unwrap();
+    /// let refused = &emulator.requests()[0];
+    /// assert_eq!(refused.status, Some(401));
+    /// assert!(refused.refusal.is_some());
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests.recent(0, REQUEST_LOG_CAPACITY)
     }
 
     /// The counters.

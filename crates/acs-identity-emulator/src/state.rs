@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 use crate::faults::Faults;
+use crate::inspect::RequestLog;
 use crate::management_token::EntraKeys;
 use crate::store::Store;
 
@@ -29,4 +30,6 @@ pub struct Shared {
     pub faults: Mutex<Faults>,
     pub page_size: AtomicUsize,
     pub stats: Stats,
+    /// The last requests, for `/_emulator/requests` and the inspector.
+    pub requests: RequestLog,
 }

@@ -25,6 +25,8 @@ pub struct Identity {
     pub id: String,
     pub custom_id: Option<String>,
     pub last_token_issued_at: Option<DateTime<Utc>>,
+    /// When its tokens were last revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
     pub token_gen: u64,
     pub min_valid_gen: u64,
 }
@@ -189,6 +191,13 @@ impl Store {
              CREATE TABLE IF NOT EXISTS group_members (group_id TEXT NOT NULL, member_id TEXT NOT NULL,
                  PRIMARY KEY (group_id, member_id));",
         )?;
+        // Files written before revocation times were kept gain the column.
+        let has_revoked_at: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('identities') WHERE name = 'revoked_at'")?
+            .exists([])?;
+        if !has_revoked_at {
+            conn.execute_batch("ALTER TABLE identities ADD COLUMN revoked_at TEXT;")?;
+        }
         let meta = |key: &str, make: &dyn Fn() -> String| -> Result<String, StoreError> {
             let existing: Option<String> = conn
                 .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -211,15 +220,17 @@ impl Store {
         let mut state = State::default();
         {
             let mut stmt =
-                conn.prepare("SELECT id, custom_id, last_token_issued_at, token_gen, min_valid_gen FROM identities")?;
+                conn.prepare("SELECT id, custom_id, last_token_issued_at, token_gen, min_valid_gen, revoked_at FROM identities")?;
             let rows = stmt.query_map([], |r| {
                 let issued: Option<String> = r.get(2)?;
                 let token_gen: i64 = r.get(3)?;
                 let min_valid_gen: i64 = r.get(4)?;
+                let revoked: Option<String> = r.get(5)?;
                 Ok(Identity {
                     id: r.get(0)?,
                     custom_id: r.get(1)?,
                     last_token_issued_at: issued.and_then(|s| s.parse().ok()),
+                    revoked_at: revoked.and_then(|s| s.parse().ok()),
                     token_gen: token_gen.max(min_valid_gen) as u64,
                     min_valid_gen: min_valid_gen as u64,
                 })
@@ -300,6 +311,7 @@ impl Store {
                 id: id.clone(),
                 custom_id: custom_id.map(str::to_string),
                 last_token_issued_at: None,
+                revoked_at: None,
                 token_gen: 0,
                 min_valid_gen: 0,
             };
@@ -359,8 +371,9 @@ impl Store {
         })
     }
 
-    /// Revokes every token issued to `id` so far. False when unknown.
-    pub fn revoke(&self, id: &str) -> Result<bool, StoreError> {
+    /// Revokes every token issued to `id` so far (`now`). False when
+    /// unknown.
+    pub fn revoke(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.with(|state, db| {
             let Some(identity) = state.identities.get_mut(id) else {
                 return Ok(false);
@@ -368,11 +381,12 @@ impl Store {
             let min = identity.token_gen + 1;
             if let Some(db) = db {
                 db.execute(
-                    "UPDATE identities SET min_valid_gen = ?2, token_gen = ?3 WHERE id = ?1",
-                    params![id, min as i64, identity.token_gen as i64],
+                    "UPDATE identities SET min_valid_gen = ?2, token_gen = ?3, revoked_at = ?4 WHERE id = ?1",
+                    params![id, min as i64, identity.token_gen as i64, now.to_rfc3339()],
                 )?;
             }
             identity.min_valid_gen = min;
+            identity.revoked_at = Some(now);
             Ok(true)
         })
     }
@@ -538,6 +552,61 @@ impl Store {
     pub fn identity_count(&self) -> usize {
         lock(&self.state).identities.len()
     }
+
+    /// Every identity, by id.
+    pub fn identities(&self) -> Vec<Identity> {
+        let mut all: Vec<Identity> = lock(&self.state).identities.values().cloned().collect();
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// Every Teams Phone extension assignment, by tenant then object.
+    pub fn teams_extension_all(&self) -> Vec<TeamsExtensionAssignment> {
+        let mut all: Vec<_> = lock(&self.state)
+            .teams_extension
+            .values()
+            .cloned()
+            .collect();
+        all.sort_unstable_by(|a, b| {
+            (&a.tenant_id, &a.object_id).cmp(&(&b.tenant_id, &b.object_id))
+        });
+        all
+    }
+
+    /// Every Entra assignment, by object id.
+    pub fn entra_all(&self) -> Vec<EntraAssignment> {
+        lock(&self.state).entra.values().cloned().collect()
+    }
+
+    /// Every group's members, sorted.
+    pub fn groups(&self) -> BTreeMap<String, Vec<String>> {
+        lock(&self.state)
+            .groups
+            .iter()
+            .map(|(group, members)| {
+                let mut members: Vec<String> = members.iter().cloned().collect();
+                members.sort_unstable();
+                (group.clone(), members)
+            })
+            .collect()
+    }
+
+    /// Deletes every identity, assignment and group membership (the
+    /// resource id and signing secret stay, so the endpoint is the same).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        self.with(|state, db| {
+            if let Some(db) = db {
+                let tx = db.unchecked_transaction()?;
+                tx.execute_batch(
+                    "DELETE FROM identities; DELETE FROM teams_extension_assignments;
+                     DELETE FROM entra_assignments; DELETE FROM group_members;",
+                )?;
+                tx.commit()?;
+            }
+            *state = State::default();
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -578,7 +647,7 @@ mod tests {
         let now = Utc::now();
         let g1 = store.issue_token(&user.id, now).unwrap().unwrap();
         assert_eq!(store.token_state(&user.id, g1), Ok(()));
-        store.revoke(&user.id).unwrap();
+        store.revoke(&user.id, Utc::now()).unwrap();
         assert_eq!(store.token_state(&user.id, g1), Err(Invalid::Revoked));
         let g2 = store.issue_token(&user.id, now).unwrap().unwrap();
         assert_eq!(store.token_state(&user.id, g2), Ok(()));
@@ -599,7 +668,7 @@ mod tests {
             let store = Store::open(&path).unwrap();
             let (user, _) = store.create_identity(Some("bob")).unwrap();
             let g1 = store.issue_token(&user.id, Utc::now()).unwrap().unwrap();
-            store.revoke(&user.id).unwrap();
+            store.revoke(&user.id, Utc::now()).unwrap();
             store
                 .put_teams_extension(TeamsExtensionAssignment {
                     tenant_id: "t".into(),

@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::api_error::{ApiError, Refusal};
+use crate::api_error::ApiError;
+use crate::inspect::Refusal;
 use crate::jwt;
 use crate::state::Shared;
 use crate::store::Invalid;

@@ -125,7 +125,7 @@ pub fn issue_token(ctx: &Ctx<'_>, body: &[u8]) -> Answer {
 
 pub fn revoke_tokens(ctx: &Ctx<'_>, _body: &[u8]) -> Answer {
     let id = ctx.param(0);
-    if !ctx.store().revoke(id).map_err(storage)? {
+    if !ctx.store().revoke(id, ctx.now).map_err(storage)? {
         return Err(not_found(id));
     }
     Ok((204, None))

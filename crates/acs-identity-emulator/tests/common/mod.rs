@@ -60,16 +60,28 @@ impl Req {
 
     /// Sends to `host` (a name and port that reach the emulator).
     pub async fn send_to(self, host: &str) -> (u16, Value) {
-        let (status, _, body) = self.exchange(host).await;
+        let (status, _, body) = self.exchange(host).await.expect("sent");
         (status, body)
+    }
+
+    /// Sends to the emulator; `Err` when no answer came (a dropped
+    /// connection).
+    pub async fn try_send(self, emulator: &Emulator) -> Result<u16, reqwest::Error> {
+        let answer = self.exchange(&emulator.addr().to_string()).await;
+        answer.map(|(status, ..)| status)
     }
 
     /// Sends to the emulator; the answer's status, headers and JSON body.
     pub async fn send_full(self, emulator: &Emulator) -> (u16, reqwest::header::HeaderMap, Value) {
-        self.exchange(&emulator.addr().to_string()).await
+        self.exchange(&emulator.addr().to_string())
+            .await
+            .expect("sent")
     }
 
-    async fn exchange(self, host: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+    async fn exchange(
+        self,
+        host: &str,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Value), reqwest::Error> {
         let url = format!("http://{host}{}", self.path_and_query);
         let signed_body = self
             .signed_body
@@ -111,12 +123,11 @@ impl Req {
         }
         let resp = tokio::time::timeout(Duration::from_secs(10), builder.send())
             .await
-            .expect("answer in time")
-            .expect("sent");
+            .expect("answer in time")?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        (
+        let text = resp.text().await?;
+        Ok((
             status,
             headers,
             if text.is_empty() {
@@ -124,7 +135,7 @@ impl Req {
             } else {
                 serde_json::from_str(&text).expect("JSON body")
             },
-        )
+        ))
     }
 }
 
