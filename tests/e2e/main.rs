@@ -6,4 +6,5 @@ mod exchange;
 mod faults;
 mod identities;
 mod readme;
+mod tls;
 mod versions;

@@ -1,6 +1,8 @@
 // The official JS SDK (@azure/communication-identity 1.3) against the
 // emulator: create user, create user and token, get token, revoke, delete,
 // and the error cases. Usage: node js_sdk.mjs CONNECTION_STRING
+// With an https:// connection string (the emulator's --tls), Node trusts the
+// emulator's certificate through NODE_EXTRA_CA_CERTS.
 import { CommunicationIdentityClient } from "@azure/communication-identity";
 
 const connectionString = process.argv[2];
@@ -13,8 +15,11 @@ function check(condition, what) {
   checks += 1;
 }
 
-// http:// endpoints need allowInsecureConnection.
-const client = new CommunicationIdentityClient(connectionString, { allowInsecureConnection: true });
+// http:// endpoints need allowInsecureConnection; https:// ones nothing.
+const tls = connectionString.includes("endpoint=https://");
+const client = tls
+  ? new CommunicationIdentityClient(connectionString)
+  : new CommunicationIdentityClient(connectionString, { allowInsecureConnection: true });
 
 const user = await client.createUser();
 check(user.communicationUserId.startsWith("8:acs:"), "createUser returns an 8:acs: id");
@@ -39,4 +44,4 @@ try {
   check(e.statusCode === 400 && e.code === "ValidationError", "59 minutes: 400 ValidationError");
 }
 await client.deleteUser(user);
-console.log(`js sdk interop: ${checks} passed, 0 failed`);
+console.log(`js sdk interop (${tls ? "https" : "http"}): ${checks} passed, 0 failed`);

@@ -1,6 +1,10 @@
 """The official Python SDK (azure-communication-identity 1.5, sync and aio)
 against the emulator: create user, create user and token, get token, revoke,
-delete, and the error cases. Usage: python_sdk.py CONNECTION_STRING"""
+delete, and the error cases. Usage: python_sdk.py CONNECTION_STRING
+
+With an https:// connection string (the emulator's --tls), the clients come
+from `from_connection_string`, trusting the emulator's certificate through
+REQUESTS_CA_BUNDLE (requests) and SSL_CERT_FILE (aiohttp)."""
 
 import asyncio
 import sys
@@ -11,11 +15,25 @@ from azure.communication.identity.aio import CommunicationIdentityClient as Asyn
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-# from_connection_string always uses https://, so pass the emulator's http
-# endpoint and key to the constructor instead.
-parts = dict(p.split("=", 1) for p in sys.argv[1].strip().strip(";").split(";"))
+connection_string = sys.argv[1].strip()
+parts = dict(p.split("=", 1) for p in connection_string.strip(";").split(";"))
 endpoint, key = parts["endpoint"].rstrip("/"), parts["accesskey"]
+tls = endpoint.startswith("https://")
 checks = 0
+
+
+def sync_client():
+    # from_connection_string always uses https://: over plain http, the
+    # endpoint and key go to the constructor instead.
+    if tls:
+        return CommunicationIdentityClient.from_connection_string(connection_string)
+    return CommunicationIdentityClient(endpoint, AzureKeyCredential(key))
+
+
+def async_client():
+    if tls:
+        return AsyncClient.from_connection_string(connection_string)
+    return AsyncClient(endpoint, AzureKeyCredential(key))
 
 
 def check(condition, what):
@@ -26,7 +44,7 @@ def check(condition, what):
 
 
 def sync_flow():
-    client = CommunicationIdentityClient(endpoint, AzureKeyCredential(key))
+    client = sync_client()
     user = client.create_user()
     check(user.properties["id"].startswith("8:acs:"), "create_user returns an 8:acs: id")
     user2, token = client.create_user_and_token(
@@ -52,7 +70,7 @@ def sync_flow():
 
 
 async def async_flow():
-    async with AsyncClient(endpoint, AzureKeyCredential(key)) as client:
+    async with async_client() as client:
         user, token = await client.create_user_and_token(scopes=[CommunicationTokenScope.CHAT])
         check(token.token.count(".") == 2, "aio create_user_and_token returns a JWT")
         await client.revoke_tokens(user)
@@ -66,4 +84,5 @@ async def async_flow():
 
 sync_flow()
 asyncio.run(async_flow())
-print(f"python sdk interop: {checks} passed, 0 failed")
+how = "https, from_connection_string" if tls else "http"
+print(f"python sdk interop ({how}): {checks} passed, 0 failed")

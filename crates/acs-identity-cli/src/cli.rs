@@ -85,7 +85,7 @@ pub enum Command {
     Assignment(AssignmentCommand),
     /// Run a local emulator of the service until interrupted.
     #[command(
-        after_help = "Examples:\n  acs-identity emulator --port 0                 # prints its connection string first\n  acs-identity emulator --data state.db --faults '503x2'"
+        after_help = "Examples:\n  acs-identity emulator                          # the well-known connection string, port 10700\n  acs-identity emulator --port 0 --access-key random\n  acs-identity emulator --data state.db --tls    # https, certificate kept beside state.db\n  acs-identity emulator --faults '503x2'"
     )]
     Emulator(EmulatorArgs),
     /// Print a shell completion script.
@@ -309,15 +309,35 @@ pub enum EntraCommand {
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
-    /// Port on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = 0)]
+    /// Port to listen on (0: any free port). The default is the well-known
+    /// development port, so the connection string is always the same.
+    #[arg(long, default_value_t = acs_identity_emulator::WELL_KNOWN_PORT)]
     pub port: u16,
-    /// The access key (base64; default: a random one).
+    /// Address or name to listen on instead of 127.0.0.1 (a container,
+    /// other machines on the LAN); the emulator then answers this Host name
+    /// too. Not loopback: a warning, anyone who can reach it may use it.
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<String>,
+    /// The access key (base64), or `random` for a new one. Default: the
+    /// well-known development key, or the key kept in `--data` by an
+    /// earlier start.
     #[arg(long, value_name = "KEY")]
     pub access_key: Option<String>,
-    /// Keep state in this SQLite file, surviving restarts and crashes.
+    /// Keep state (and the key, and with --tls the certificate) in this
+    /// SQLite file, surviving restarts and crashes.
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
+    /// Serve https: with a certificate generated on first start (kept beside
+    /// --data, else made anew) or the one given with --tls-cert/--tls-key.
+    /// Where it is goes to stderr, for clients to trust.
+    #[arg(long)]
+    pub tls: bool,
+    /// The certificate chain (PEM) to serve with --tls.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Faults to inject, e.g. `503x2;latency=100ms` (see the emulator's docs).
     /// A spec that does not parse is a usage error (exit 2).
     #[arg(long, value_name = "SPEC")]

@@ -440,7 +440,14 @@ fn emulator_command_prints_the_connection_string_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("cli-emulator-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(BIN)
-        .args(["emulator", "--access-key", "c2VjcmV0LWtleQ==", "--data"])
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--access-key",
+            "c2VjcmV0LWtleQ==",
+            "--data",
+        ])
         .arg(dir.join("state.db"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

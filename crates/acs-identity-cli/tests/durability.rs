@@ -18,7 +18,7 @@ const KEY: &str = "ZHVyYWJpbGl0eS10ZXN0LWtleS1mb3ItdGhlLWVtdWxhdG9y";
 /// Starts the emulator on `data` and returns it with its connection string.
 fn start(data: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["emulator", "--access-key", KEY, "--data"])
+        .args(["emulator", "--port", "0", "--access-key", KEY, "--data"])
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -62,7 +62,7 @@ impl Running {
 /// Starts `sh_prefix BIN emulator ARGS` through bash (for `ulimit`) and
 /// waits for the connection string.
 fn start(shell_prefix: &str, args: &[&str]) -> Running {
-    let mut command = format!("{shell_prefix} exec '{BIN}' emulator --access-key {KEY}");
+    let mut command = format!("{shell_prefix} exec '{BIN}' emulator --port 0 --access-key {KEY}");
     for a in args {
         command.push_str(&format!(" '{a}'"));
     }
@@ -89,25 +89,12 @@ fn start(shell_prefix: &str, args: &[&str]) -> Running {
     }
 }
 
-/// Runs `BIN emulator ARGS`, expecting it to exit by itself within LIMIT.
+/// Runs `BIN emulator --port 0 ARGS`, expecting it to exit by itself
+/// within LIMIT.
 fn run_to_exit(args: &[&str]) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .arg("emulator")
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("the emulator did not exit within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    run_to_exit_without_port(&all)
 }
 
 fn client(conn: &str) -> CommunicationIdentityClient {
@@ -354,24 +341,7 @@ fn stderr_of_two_requests(args: &[&str], rust_log: Option<&str>) -> String {
         assert_eq!(unsigned.status().as_u16(), 401);
         client(&conn).create_user().await.unwrap();
     });
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(started.elapsed() < LIMIT, "the emulator did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    stderr
+    stop(child)
 }
 
 #[test]
@@ -403,4 +373,151 @@ fn quiet_or_a_filter_turns_the_request_log_off() {
     assert!(!quiet.contains("/identities"), "{quiet}");
     let filtered = stderr_of_two_requests(&[], Some("acs_identity_emulator::requests=off"));
     assert!(!filtered.contains("/identities"), "{filtered}");
+}
+
+/// Starts `acs-identity emulator ARGS` and returns it with its first stdout
+/// line and, once that is out, what it printed on stderr so far is left
+/// to the caller (read after SIGTERM).
+fn spawn_emulator(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .arg("emulator")
+        .args(args)
+        .arg("--quiet")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}
+
+/// SIGTERM, a bounded wait, then stderr.
+fn stop(mut child: Child) -> String {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < LIMIT, "the emulator did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
+#[test]
+fn with_no_flags_it_prints_the_well_known_connection_string() {
+    let port = acs_identity_emulator::WELL_KNOWN_PORT;
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        // Something else holds the port: the command must say so.
+        let out = run_to_exit_without_port(&[]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--port 0"), "{stderr}");
+        eprintln!("port {port} is taken here; checked the message instead");
+        return;
+    }
+    let (child, conn) = spawn_emulator(&[]);
+    assert_eq!(conn, acs_identity_emulator::WELL_KNOWN_CONNECTION_STRING);
+    // A second one on the same port fails with the fix in the message.
+    let out = run_to_exit_without_port(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("port 10700 is in use") && stderr.contains("--port 0"),
+        "{stderr}"
+    );
+    stop(child);
+}
+
+/// `acs-identity emulator ARGS` with the default port, to its exit.
+fn run_to_exit_without_port(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .arg("emulator")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("the emulator did not exit within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_random_key_is_kept_with_the_data_and_reused() {
+    let dir = temp_dir("cli-random-key");
+    let data = dir.join("state.db");
+    let data = data.to_str().unwrap();
+    let args = ["--port", "0", "--access-key", "random", "--data", data];
+    let (first, conn) = spawn_emulator(&args);
+    let key = conn.split("accesskey=").nth(1).unwrap().to_string();
+    assert_ne!(key, acs_identity_emulator::WELL_KNOWN_ACCESS_KEY);
+    stop(first);
+    let (second, conn) = spawn_emulator(&args);
+    assert_eq!(conn.split("accesskey=").nth(1), Some(key.as_str()));
+    stop(second);
+    // Without --access-key, the kept key too.
+    let (third, conn) = spawn_emulator(&["--port", "0", "--data", data]);
+    assert_eq!(conn.split("accesskey=").nth(1), Some(key.as_str()));
+    stop(third);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn tls_prints_an_https_connection_string_and_where_the_certificate_is() {
+    let dir = temp_dir("cli-tls");
+    let data = dir.join("state.db");
+    let (child, conn) = spawn_emulator(&["--port", "0", "--tls", "--data", data.to_str().unwrap()]);
+    assert!(conn.starts_with("endpoint=https://127.0.0.1:"), "{conn}");
+    let stderr = stop(child);
+    let cert = dir.join(acs_identity_emulator::CERTIFICATE_FILE);
+    assert!(
+        stderr.contains(&format!("TLS certificate: {}", cert.display())),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(&cert)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    // --tls-cert without --tls-key is a usage error.
+    let out = run_to_exit(&["--tls", "--tls-cert", cert.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_host_beyond_loopback_gets_a_warning() {
+    let (child, conn) = spawn_emulator(&["--port", "0", "--host", "0.0.0.0"]);
+    // A wildcard address is reached through loopback.
+    assert!(conn.starts_with("endpoint=http://127.0.0.1:"), "{conn}");
+    let stderr = stop(child);
+    assert!(stderr.contains("warning: listening on 0.0.0.0"), "{stderr}");
+    let (child, _) = spawn_emulator(&["--port", "0", "--host", "127.0.0.1"]);
+    assert!(!stop(child).contains("warning"));
 }

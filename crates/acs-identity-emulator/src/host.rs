@@ -2,8 +2,9 @@
 //! page on a rebinding DNS name (whose Host is that name) cannot reach the
 //! API or `/_emulator/*`.
 //!
-//! - Accepted: `127.0.0.1`, `[::1]` and `localhost` (any case), each with or
-//!   without a port (any port, so a port forward works).
+//! - Accepted: `127.0.0.1`, `[::1]` and `localhost` (any case), and the
+//!   name or address given with `--host` (`EmulatorBuilder::host`), each
+//!   with or without a port (any port, so a port forward works).
 //! - Any other name: 421 `MisdirectedRequest`.
 //! - No Host in HTTP/1.1, two Host headers, or a Host that is not
 //!   `name[:port]` (a space, an empty value, a port that is not a number):
@@ -22,8 +23,14 @@ fn invalid(message: &str) -> ApiError {
     ApiError::new(400, "InvalidHostHeader", message)
 }
 
-/// Checks the Host header and the request target's authority.
-pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks the Host header and the request target's authority; `also` is a
+/// configured name accepted besides the loopback ones.
+pub fn check(
+    version: Version,
+    uri: &Uri,
+    headers: &HeaderMap,
+    also: Option<&str>,
+) -> Result<(), ApiError> {
     let mut hosts = headers.get_all(HOST).iter();
     let header = hosts.next();
     if hosts.next().is_some() {
@@ -33,18 +40,18 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Api
         let text = value
             .to_str()
             .map_err(|_| invalid("The Host header is not visible ASCII."))?;
-        check_name(text)?;
+        check_name(text, also)?;
     }
     if let Some(authority) = uri.authority() {
-        check_name(authority.as_str())?;
+        check_name(authority.as_str(), also)?;
     } else if header.is_none() && version != Version::HTTP_10 && version != Version::HTTP_09 {
         return Err(invalid("The Host header is missing."));
     }
     Ok(())
 }
 
-/// `name[:port]` with a loopback name.
-fn check_name(host: &str) -> Result<(), ApiError> {
+/// `name[:port]` with a loopback name or `also`.
+fn check_name(host: &str, also: Option<&str>) -> Result<(), ApiError> {
     let (name, port) = split(host)
         .ok_or_else(|| invalid("The Host header must be a host name with an optional port."))?;
     if let Some(port) = port
@@ -52,13 +59,17 @@ fn check_name(host: &str) -> Result<(), ApiError> {
     {
         return Err(invalid("The port in the Host header is not a number."));
     }
-    if LOOPBACK.iter().any(|l| l.eq_ignore_ascii_case(name)) {
+    let configured = also.is_some_and(|a| {
+        a.trim_matches(['[', ']'])
+            .eq_ignore_ascii_case(name.trim_matches(['[', ']']))
+    });
+    if configured || LOOPBACK.iter().any(|l| l.eq_ignore_ascii_case(name)) {
         Ok(())
     } else {
         Err(ApiError::new(
             421,
             "MisdirectedRequest",
-            "The emulator answers requests for 127.0.0.1, [::1] and localhost only.",
+            "The emulator answers requests for 127.0.0.1, [::1], localhost and the name given with --host only.",
         ))
     }
 }
@@ -100,7 +111,7 @@ mod tests {
     }
 
     fn status(version: Version, uri: &str, hosts: &[&str]) -> u16 {
-        match check(version, &uri.parse().unwrap(), &with_host(hosts)) {
+        match check(version, &uri.parse().unwrap(), &with_host(hosts), None) {
             Ok(()) => 200,
             Err(e) => e.status,
         }
@@ -152,6 +163,26 @@ mod tests {
             200,
             "HTTP/1.0 may omit Host"
         );
+    }
+
+    #[test]
+    fn the_configured_name_passes_too_and_nothing_else() {
+        let with = |host: &str, also: &str| {
+            check(
+                Version::HTTP_11,
+                &"/".parse().unwrap(),
+                &with_host(&[host]),
+                Some(also),
+            )
+            .map_err(|e| e.status)
+        };
+        assert_eq!(with("devbox.lan:10700", "devbox.lan"), Ok(()));
+        assert_eq!(with("DEVBOX.LAN", "devbox.lan"), Ok(()));
+        assert_eq!(with("192.168.1.5:10700", "192.168.1.5"), Ok(()));
+        assert_eq!(with("[fd00::5]:1", "fd00::5"), Ok(()));
+        assert_eq!(with("localhost", "devbox.lan"), Ok(()));
+        assert_eq!(with("evil.example", "devbox.lan"), Err(421));
+        assert_eq!(with("devbox.lan.evil.example", "devbox.lan"), Err(421));
     }
 
     #[test]

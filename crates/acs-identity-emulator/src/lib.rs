@@ -50,6 +50,8 @@ mod server;
 mod state;
 mod store;
 mod sync;
+#[cfg(feature = "tls")]
+mod tls;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -70,6 +72,8 @@ pub use inspect::{
     Assignments, EntraRecord, IdentityRecord, Refusal, RequestRecord, TeamsExtensionRecord,
 };
 pub use management_token::AUDIENCES as MANAGEMENT_AUDIENCES;
+#[cfg(feature = "tls")]
+pub use tls::{CERTIFICATE_FILE, KEY_FILE, TlsCertificate};
 
 use management_token::EntraKeys;
 use server::Limits;
@@ -144,6 +148,12 @@ pub enum EmulatorError {
         /// What the check found.
         detail: String,
     },
+    /// The TLS certificate or key could not be read, made or used.
+    #[error("TLS: {message}")]
+    Tls {
+        /// What went wrong.
+        message: String,
+    },
     /// The data file refused a write.
     #[error("the emulator could not write its data file: {message}")]
     Storage {
@@ -152,16 +162,68 @@ pub enum EmulatorError {
     },
 }
 
+/// A base64 access key, decoded; not empty.
+fn check_key(text: &str) -> Result<Vec<u8>, EmulatorError> {
+    let key = STANDARD
+        .decode(text.trim())
+        .map_err(|_| EmulatorError::InvalidAccessKey)?;
+    if key.is_empty() {
+        return Err(EmulatorError::InvalidAccessKey);
+    }
+    Ok(key)
+}
+
 /// How many requests the emulator remembers for
 /// [`Emulator::requests`], `/_emulator/requests` and the inspector page.
 pub const REQUEST_LOG_CAPACITY: usize = 500;
+
+/// The port `acs-identity emulator` listens on by default (see
+/// [`EmulatorBuilder::well_known`]).
+pub const WELL_KNOWN_PORT: u16 = 10700;
+
+/// The development access key `acs-identity emulator` uses by default: a
+/// published key, like Azurite's well-known account, so apps, docs and test
+/// configurations can hard-code one connection string. Never a secret.
+pub const WELL_KNOWN_ACCESS_KEY: &str =
+    "YWNzLWlkZW50aXR5LWVtdWxhdG9yIGRldmVsb3BtZW50IGtleSwgbm90IGEgc2VjcmV0";
+
+/// The connection string of `acs-identity emulator` started with no flags.
+///
+/// # Examples
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use acs_identity_emulator::{Emulator, WELL_KNOWN_CONNECTION_STRING};
+///
+/// // What `acs-identity emulator` with no flags prints first:
+/// # let Ok(emulator) = Emulator::builder().well_known().start().await else { return Ok(()) };
+/// assert_eq!(emulator.connection_string(), WELL_KNOWN_CONNECTION_STRING);
+/// # emulator.shutdown().await;
+/// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+/// # }).unwrap();
+/// ```
+pub const WELL_KNOWN_CONNECTION_STRING: &str = "endpoint=http://127.0.0.1:10700/;accesskey=YWNzLWlkZW50aXR5LWVtdWxhdG9yIGRldmVsb3BtZW50IGtleSwgbm90IGEgc2VjcmV0";
+
+/// Which access key the emulator uses.
+#[derive(Clone, PartialEq, Eq)]
+enum KeyChoice {
+    /// This one (and, with a data file, stored there).
+    Given(String),
+    /// The data file's, else a new random one.
+    Random,
+    /// The data file's, else [`WELL_KNOWN_ACCESS_KEY`].
+    WellKnown,
+}
 
 /// Options for [`Emulator`].
 #[derive(Clone)]
 #[must_use]
 pub struct EmulatorBuilder {
     port: u16,
-    access_key: Option<String>,
+    host: Option<String>,
+    #[cfg(feature = "tls")]
+    tls: Option<TlsCertificate>,
+    access_key: KeyChoice,
     data: Option<PathBuf>,
     faults: Faults,
     page_size: usize,
@@ -175,7 +237,8 @@ impl std::fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmulatorBuilder")
             .field("port", &self.port)
-            .field("access_key", &self.access_key.as_ref().map(|_| "***"))
+            .field("host", &self.host)
+            .field("access_key", &"***")
             .field("data", &self.data)
             .field("faults", &self.faults)
             .field("page_size", &self.page_size)
@@ -219,7 +282,10 @@ impl Default for EmulatorBuilder {
     fn default() -> Self {
         Self {
             port: 0,
-            access_key: None,
+            host: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            access_key: KeyChoice::Random,
             data: None,
             faults: Faults::none(),
             page_size: 100,
@@ -238,9 +304,71 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The access key (base64; default: a random 64-byte key).
+    /// The access key (base64; default: a random 64-byte key, or with
+    /// [`data`](Self::data) the key stored in the file by an earlier start).
+    /// A given key is stored in the data file too.
     pub fn access_key(mut self, key: impl Into<String>) -> Self {
-        self.access_key = Some(key.into());
+        self.access_key = KeyChoice::Given(key.into());
+        self
+    }
+
+    /// A new random access key (the default), or with [`data`](Self::data)
+    /// the one an earlier start kept there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = acs_identity_emulator::Emulator::builder().well_known().random_access_key();
+    /// # let _ = builder;
+    /// ```
+    pub fn random_access_key(mut self) -> Self {
+        self.access_key = KeyChoice::Random;
+        self
+    }
+
+    /// The well-known development settings: port [`WELL_KNOWN_PORT`] and
+    /// key [`WELL_KNOWN_ACCESS_KEY`] (or the key stored in the data file),
+    /// so the connection string is [`WELL_KNOWN_CONNECTION_STRING`]. What
+    /// `acs-identity emulator` does with no flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = acs_identity_emulator::Emulator::builder().well_known();
+    /// # let _ = builder;
+    /// ```
+    pub fn well_known(mut self) -> Self {
+        self.port = WELL_KNOWN_PORT;
+        self.access_key = KeyChoice::WellKnown;
+        self
+    }
+
+    /// Listen on `host` (an address or a name that resolves to one)
+    /// instead of 127.0.0.1: for a container, or other machines on the
+    /// LAN. The Host check accepts this name too (besides the loopback
+    /// names). A host that is not loopback is logged as a warning: the
+    /// emulator has no access control beyond its key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let emulator = acs_identity_emulator::Emulator::builder().host("localhost").start().await?;
+    /// assert!(emulator.endpoint().starts_with("http://localhost:"));
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Serve https with this certificate; the connection string then says
+    /// `https://`. See [`Emulator::certificate_pem`] for what a client
+    /// must trust.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, certificate: TlsCertificate) -> Self {
+        self.tls = Some(certificate);
         self
     }
 
@@ -363,15 +491,8 @@ impl EmulatorBuilder {
     /// emulator holds ([`EmulatorError::DataInUse`]), a corrupt one
     /// ([`EmulatorError::CorruptData`]) or an otherwise unusable one.
     pub async fn start(self) -> Result<Emulator, EmulatorError> {
-        let key_text = match self.access_key {
-            Some(k) => k,
-            None => STANDARD.encode((0..64).map(|_| fastrand::u8(..)).collect::<Vec<u8>>()),
-        };
-        let key = STANDARD
-            .decode(key_text.trim())
-            .map_err(|_| EmulatorError::InvalidAccessKey)?;
-        if key.is_empty() {
-            return Err(EmulatorError::InvalidAccessKey);
+        if let KeyChoice::Given(k) = &self.access_key {
+            check_key(k)?;
         }
         let store = match &self.data {
             Some(path) => Store::open(path).map_err(|e| match e {
@@ -387,7 +508,23 @@ impl EmulatorBuilder {
             })?,
             None => Store::memory(),
         };
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
+        let stored = store.stored_access_key();
+        let key_text = match (self.access_key, stored) {
+            (KeyChoice::Given(k), _) => k.trim().to_string(),
+            (_, Some(stored)) if check_key(&stored).is_ok() => stored,
+            (KeyChoice::WellKnown, _) => WELL_KNOWN_ACCESS_KEY.to_string(),
+            (KeyChoice::Random, _) => {
+                STANDARD.encode((0..64).map(|_| fastrand::u8(..)).collect::<Vec<u8>>())
+            }
+        };
+        let key = check_key(&key_text)?;
+        store
+            .keep_access_key(&key_text)
+            .map_err(|e| EmulatorError::Storage {
+                message: e.to_string(),
+            })?;
+        let bind_host = self.host.clone().unwrap_or_else(|| "127.0.0.1".to_string());
+        let listener = TcpListener::bind((bind_host.trim_matches(['[', ']']), self.port))
             .await
             .map_err(|source| EmulatorError::Bind {
                 port: self.port,
@@ -399,6 +536,30 @@ impl EmulatorBuilder {
                 port: self.port,
                 source,
             })?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                address = %addr,
+                "the emulator listens beyond this machine; anyone who can reach it and knows the key can use it"
+            );
+        }
+        #[cfg(feature = "tls")]
+        let (transport, certificate) = match &self.tls {
+            Some(choice) => {
+                let served = tls::prepare(choice, self.host.as_deref())?;
+                (
+                    server::Transport::Tls(served.acceptor),
+                    Some((served.pem, served.path)),
+                )
+            }
+            None => (server::Transport::Plain, None),
+        };
+        #[cfg(not(feature = "tls"))]
+        let (transport, certificate) = (server::Transport::Plain, None);
+        let scheme = if certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let entra = EntraKeys::random();
         #[cfg(feature = "jwks")]
         let entra = match &self.jwks {
@@ -418,6 +579,8 @@ impl EmulatorBuilder {
             page_size: AtomicUsize::new(self.page_size),
             stats: Stats::default(),
             requests: inspect::RequestLog::new(REQUEST_LOG_CAPACITY),
+            host_name: self.host.clone(),
+            scheme,
         });
         let (stop, stopped) = watch::channel(false);
         let limits = Limits {
@@ -426,13 +589,30 @@ impl EmulatorBuilder {
         };
         let task = tokio::spawn(server::serve(
             listener,
+            transport,
             Arc::clone(&shared),
             limits,
             stopped,
         ));
+        // The name in the endpoint: the configured one, but a wildcard
+        // address is reached through loopback.
+        let url_host = match &self.host {
+            Some(h) if !addr.ip().is_unspecified() => {
+                if h.contains(':') && !h.starts_with('[') {
+                    format!("[{h}]")
+                } else {
+                    h.clone()
+                }
+            }
+            _ if addr.is_ipv6() => "[::1]".to_string(),
+            _ => "127.0.0.1".to_string(),
+        };
         Ok(Emulator {
             addr,
-            access_key: key_text.trim().to_string(),
+            url_host,
+            scheme,
+            certificate,
+            access_key: key_text,
             shared,
             stop,
             task: Some(task),
@@ -444,6 +624,11 @@ impl EmulatorBuilder {
 /// [`shutdown`](Self::shutdown) to wait until it has stopped.
 pub struct Emulator {
     addr: SocketAddr,
+    /// The host the endpoint names.
+    url_host: String,
+    scheme: &'static str,
+    /// The TLS certificate as PEM, and its file.
+    certificate: Option<(String, Option<PathBuf>)>,
     access_key: String,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -484,9 +669,42 @@ impl Emulator {
         self.addr
     }
 
-    /// The endpoint, `http://127.0.0.1:PORT/`.
+    /// The endpoint, `http://127.0.0.1:PORT/` (`https://` with TLS, the
+    /// `host` name when one was given).
     pub fn endpoint(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("{}://{}:{}/", self.scheme, self.url_host, self.addr.port())
+    }
+
+    /// The TLS certificate a client must trust (PEM), when serving https.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// assert_eq!(emulator.certificate_pem(), None); // plain http
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_ref().map(|(pem, _)| pem.as_str())
+    }
+
+    /// Where the TLS certificate is, when it is in a file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// assert_eq!(emulator.certificate_path(), None);
+    /// # Ok::<(), acs_identity_emulator::EmulatorError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn certificate_path(&self) -> Option<&std::path::Path> {
+        self.certificate
+            .as_ref()
+            .and_then(|(_, path)| path.as_deref())
     }
 
     /// The access key (base64).

@@ -112,7 +112,12 @@ async fn answer(
     req: Request<Incoming>,
     operation: &mut Option<&'static str>,
 ) -> Result<Response<http_body_util::Full<bytes::Bytes>>, Stopped> {
-    crate::host::check(req.version(), req.uri(), req.headers())?;
+    crate::host::check(
+        req.version(),
+        req.uri(),
+        req.headers(),
+        shared.host_name.as_deref(),
+    )?;
     if let Some(rest) = req
         .uri()
         .path()

@@ -128,9 +128,41 @@ impl AcceptBackoff {
     }
 }
 
+/// How connections are served: plain, or TLS with this acceptor.
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    #[cfg(feature = "tls")]
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+/// Runs one accepted connection: for TLS, the handshake first (bounded by
+/// the header timeout, like a request head).
+async fn open_connection(
+    stream: tokio::net::TcpStream,
+    transport: Transport,
+    shared: Arc<Shared>,
+    limits: Limits,
+    handles: Handles,
+    stopped: watch::Receiver<bool>,
+) {
+    match transport {
+        Transport::Plain => connection(stream, shared, limits, handles, stopped).await,
+        #[cfg(feature = "tls")]
+        Transport::Tls(acceptor) => {
+            match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => connection(tls, shared, limits, handles, stopped).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake refused"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
 /// Accepts and serves until `stopped`, then lets connections finish (5 s).
 pub async fn serve(
     listener: TcpListener,
+    transport: Transport,
     shared: Arc<Shared>,
     limits: Limits,
     mut stopped: watch::Receiver<bool>,
@@ -154,8 +186,9 @@ pub async fn serve(
                     drop(reg);
                     let _ = stream.set_nodelay(true);
                     let registered = Registered { registry: Arc::clone(&registry), id };
-                    connections.spawn(connection(
+                    connections.spawn(open_connection(
                         stream,
+                        transport.clone(),
                         Arc::clone(&shared),
                         limits,
                         Handles { in_flight, close, registered },
@@ -227,13 +260,15 @@ async fn answer_panics(handler: impl Future<Output = Reply>) -> Reply {
         })
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+async fn connection<S>(
+    stream: S,
     shared: Arc<Shared>,
     limits: Limits,
     handles: Handles,
     mut stopped: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let Handles {
         in_flight,
         close,

@@ -32,4 +32,8 @@ pub struct Shared {
     pub stats: Stats,
     /// The last requests, for `/_emulator/requests` and the inspector.
     pub requests: RequestLog,
+    /// A Host name accepted besides the loopback ones (`--host`).
+    pub host_name: Option<String>,
+    /// `http` or `https`, for the links the emulator writes.
+    pub scheme: &'static str,
 }

@@ -548,6 +548,28 @@ impl Store {
             .collect()
     }
 
+    /// The access key an earlier start kept in the data file.
+    pub fn stored_access_key(&self) -> Option<String> {
+        let db = lock(self.db.as_ref()?);
+        db.query_row("SELECT value FROM meta WHERE key = 'access_key'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .ok()
+        .flatten()
+    }
+
+    /// Keeps the access key in the data file (nothing in memory).
+    pub fn keep_access_key(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(db) = &self.db {
+            lock(db).execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('access_key', ?1)",
+                [key],
+            )?;
+        }
+        Ok(())
+    }
+
     /// How many identities exist.
     pub fn identity_count(&self) -> usize {
         lock(&self.state).identities.len()

@@ -1,17 +1,39 @@
 //! `acs-identity emulator …`
 
-use acs_identity_emulator::Emulator;
+use acs_identity_emulator::{Emulator, TlsCertificate};
 
 use super::Failure;
 use crate::cli::EmulatorArgs;
 use crate::output;
 
 pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
+    // The well-known key unless told otherwise; `random` as before.
     let mut builder = Emulator::builder()
+        .well_known()
         .port(args.port)
         .page_size(args.page_size);
-    if let Some(key) = args.access_key {
-        builder = builder.access_key(key);
+    match args.access_key.as_deref() {
+        None => {}
+        Some("random") => builder = builder.random_access_key(),
+        Some(key) => builder = builder.access_key(key),
+    }
+    if let Some(host) = &args.host {
+        builder = builder.host(host);
+    }
+    if args.tls {
+        let certificate = match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => TlsCertificate::Files { cert, key },
+            _ => TlsCertificate::Generated {
+                dir: args.data.as_ref().map(|d| {
+                    d.parent()
+                        .unwrap_or(std::path::Path::new("."))
+                        .to_path_buf()
+                }),
+            },
+        };
+        builder = builder.tls(certificate);
+    } else if args.tls_cert.is_some() {
+        return Err(Failure::usage("--tls-cert and --tls-key need --tls"));
     }
     if let Some(path) = args.data {
         builder = builder.data(path);
@@ -37,13 +59,58 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
             EmulatorError::InvalidAccessKey | EmulatorError::InvalidJwks { .. } => {
                 Failure::usage(e.to_string())
             }
+            EmulatorError::Bind { port, ref source }
+                if source.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                Failure::call(format!(
+                    "port {port} is in use (another emulator?): pass --port 0 for any free port"
+                ))
+            }
             other => Failure::call(other.to_string()),
         }
     })?;
     output::line(&emulator.connection_string())?;
+    if let Some(pem) = emulator.certificate_pem() {
+        // A certificate made for this run only is written where a client can
+        // read it (the certificate is public; its key stays in memory).
+        let path = match emulator.certificate_path() {
+            Some(path) => path.to_path_buf(),
+            None => {
+                let path = std::env::temp_dir().join(format!(
+                    "acs-identity-emulator-{}.pem",
+                    emulator.addr().port()
+                ));
+                std::fs::write(&path, pem).map_err(|e| {
+                    Failure::call(format!("could not write {}: {e}", path.display()))
+                })?;
+                path
+            }
+        };
+        eprintln!(
+            "TLS certificate: {} (trust it with REQUESTS_CA_BUNDLE and SSL_CERT_FILE for Python, NODE_EXTRA_CA_CERTS for Node, reqwest::Certificate::from_pem in Rust)",
+            output::terminal_safe(&path.display().to_string())
+        );
+    }
+    if let Some(host) = &args.host
+        && !is_loopback(host)
+    {
+        eprintln!(
+            "warning: listening on {} — anyone who can reach it and knows the key can use the emulator",
+            output::terminal_safe(host)
+        );
+    }
     wait_for_signal().await?;
     emulator.shutdown().await;
     Ok(())
+}
+
+/// Whether `host` names this machine only.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(unix)]

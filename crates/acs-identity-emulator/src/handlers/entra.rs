@@ -89,8 +89,8 @@ pub fn list(ctx: &Ctx<'_>, _body: &[u8]) -> Answer {
         )
         .collect();
         result["nextLink"] = json!(format!(
-            "http://{}/access/entra/assignments?api-version={}&skipToken={token}",
-            ctx.host, ctx.version.version
+            "{}://{}/access/entra/assignments?api-version={}&skipToken={token}",
+            ctx.shared.scheme, ctx.host, ctx.version.version
         ));
     }
     Ok((200, Some(result)))
