@@ -69,7 +69,6 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
             other => Failure::call(other.to_string()),
         }
     })?;
-    output::line(&emulator.connection_string())?;
     if let Some(pem) = emulator.certificate_pem() {
         // A certificate made for this run only is written where a client can
         // read it (the certificate is public; its key stays in memory).
@@ -91,26 +90,12 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
             output::terminal_safe(&path.display().to_string())
         );
     }
-    if let Some(host) = &args.host
-        && !is_loopback(host)
-    {
-        eprintln!(
-            "warning: listening on {} — anyone who can reach it and knows the key can use the emulator",
-            output::terminal_safe(host)
-        );
-    }
+    // stderr first: whoever reads the connection string from stdout may
+    // stop the emulator at once and must not miss these lines.
+    output::line(&emulator.connection_string())?;
     wait_for_signal().await?;
     emulator.shutdown().await;
     Ok(())
-}
-
-/// Whether `host` names this machine only.
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(unix)]
