@@ -231,6 +231,7 @@ pub struct EmulatorBuilder {
     header_timeout: Duration,
     body_timeout: Duration,
     jwks: Option<String>,
+    token_lifetime: Option<Duration>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -246,6 +247,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("jwks", &self.jwks.is_some())
+            .field("token_lifetime", &self.token_lifetime)
             .finish()
     }
 }
@@ -293,6 +295,7 @@ impl Default for EmulatorBuilder {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             jwks: None,
+            token_lifetime: None,
         }
     }
 }
@@ -381,6 +384,35 @@ impl EmulatorBuilder {
     /// Faults to inject from the start.
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Issue Communication Services access tokens that live `lifetime`,
+    /// whatever lifetime a request asks for (the request's
+    /// `expiresInMinutes` is still checked). For tests of token refresh
+    /// that should not wait an hour; the real service never does this.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use acs_identity::{CommunicationIdentityClient, TokenScope};
+    ///
+    /// let emulator = acs_identity_emulator::Emulator::builder()
+    ///     .token_lifetime(Duration::from_secs(30))
+    ///     .start()
+    ///     .await?;
+    /// let client = CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// let created = client.create_user_and_token([TokenScope::Chat]).await?;
+    /// let left = created.access_token.expires_on() - chrono::Utc::now();
+    /// assert!(left <= chrono::Duration::seconds(30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = Some(lifetime);
         self
     }
 
@@ -581,6 +613,7 @@ impl EmulatorBuilder {
             requests: inspect::RequestLog::new(REQUEST_LOG_CAPACITY),
             host_name: self.host.clone(),
             scheme,
+            token_lifetime: self.token_lifetime,
         });
         let (stop, stopped) = watch::channel(false);
         let limits = Limits {

@@ -36,4 +36,6 @@ pub struct Shared {
     pub host_name: Option<String>,
     /// `http` or `https`, for the links the emulator writes.
     pub scheme: &'static str,
+    /// Overrides the lifetime of every access token (tests of refresh).
+    pub token_lifetime: Option<Duration>,
 }

@@ -62,7 +62,13 @@ fn access_token(
         .issue_token(user, ctx.now)
         .map_err(storage)?
         .ok_or_else(|| not_found(user))?;
-    let expires = ctx.now + chrono::Duration::minutes(minutes);
+    let expires = match ctx.shared.token_lifetime {
+        Some(lifetime) => chrono::Duration::from_std(lifetime)
+            .ok()
+            .and_then(|d| ctx.now.checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        None => ctx.now + chrono::Duration::minutes(minutes),
+    };
     Ok(tokens::issue(
         ctx.shared,
         ctx.now,

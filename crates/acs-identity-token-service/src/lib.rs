@@ -1,0 +1,178 @@
+//! A trusted token service for Azure Communication Services: the backend
+//! that hands a chat or calling app's signed-in users their Communication
+//! Services access tokens.
+//!
+//! - **Authenticated callers**: each request carries the app's own sign-in
+//!   token (an OpenID Connect JWT), verified against the issuer's keys
+//!   ([`oidc`]); the app user is its `sub` (or a configured claim).
+//! - **One identity per app user**, created on first use: with the preview
+//!   api-version the ACS custom id holds the mapping; with the stable one a
+//!   store does ([`store`]: SQLite for one instance, PostgreSQL for several,
+//!   exactly one identity per user across instances).
+//! - **Tokens** for the scopes the deployment allows, from a per-user cache
+//!   while fresh ([`cache`]), under a per-user rate limit ([`limit`]).
+//! - **Browser apps**: CORS for configured origins; `POST /token` answers
+//!   the `{token, expiresOn}` that an `AzureCommunicationTokenCredential`'s
+//!   `tokenRefresher` needs.
+//! - **Operations**: `/healthz`, `/readyz`, Prometheus `/metrics`
+//!   ([`metrics`]), a request log without secrets, graceful shutdown,
+//!   configuration from a file and the environment ([`Config`]).
+//!
+//! The HTTP API is described in [`service`]. Use it as a command
+//! (`acs-identity-token-service --config service.toml`) or mount
+//! [`TokenService::router`] in an axum app.
+//!
+//! # Examples
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use acs_identity_token_service::{Config, DevIssuer, TokenService};
+//!
+//! let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+//! let issuer = DevIssuer::start().await?; // stands in for the app's identity provider
+//! let mut config = Config::from_toml(&format!(
+//!     "connection_string = {:?}\nstore = \"sqlite::memory:\"\n[oidc]\nissuer = {:?}\naudience = \"my-app\"",
+//!     emulator.connection_string(),
+//!     issuer.issuer(),
+//! ))?;
+//! let service = TokenService::new(&config).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let url = format!("http://{}", listener.local_addr()?);
+//! tokio::spawn(service.serve(listener, std::future::pending()));
+//!
+//! let answer: serde_json::Value = reqwest::Client::new()
+//!     .post(format!("{url}/token"))
+//!     .bearer_auth(issuer.token("my-app", "alice"))
+//!     .json(&serde_json::json!({"scopes": ["chat"]}))
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert!(emulator.is_token_valid(answer["token"].as_str().unwrap()));
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cache;
+pub mod config;
+mod dev_issuer;
+pub mod limit;
+pub mod metrics;
+pub mod oidc;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use acs_identity::{CommunicationIdentityClient, preview};
+use axum::Router;
+use axum::http::HeaderValue;
+
+pub use config::{ApiVersion, Config, ConfigError, CorsConfig, OidcConfig, Secret, TokensConfig};
+pub use dev_issuer::DevIssuer;
+pub use oidc::Refusal;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The connection string (or another client setting) is not usable.
+    #[error("Communication Services client: {0}")]
+    Client(#[from] acs_identity::Error),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A CORS origin is not a valid header value.
+    #[error("cors.allowed_origins: {0:?} is not a valid origin")]
+    Origin(String),
+}
+
+/// The token service: cheap to clone, one per process (or per instance).
+#[derive(Clone)]
+pub struct TokenService {
+    inner: Arc<service::Inner>,
+    origins: Vec<HeaderValue>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("acs", &self.inner.acs)
+            .field("allowed", &self.inner.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    /// Builds the client, opens the store and prepares the verifier (the
+    /// issuer's keys are fetched on first use).
+    ///
+    /// # Errors
+    ///
+    /// [`StartError`] when the connection string, the store or an origin
+    /// cannot be used.
+    pub async fn new(config: &Config) -> Result<Self, StartError> {
+        let connection_string = config.connection_string.expose();
+        let acs = match config.api_version {
+            ApiVersion::Stable => service::Acs::Stable(
+                CommunicationIdentityClient::from_connection_string(connection_string)?,
+                store::Store::open(config.store.expose()).await?,
+            ),
+            ApiVersion::Preview => service::Acs::Preview(
+                preview::CommunicationIdentityClient::from_connection_string(connection_string)?,
+            ),
+        };
+        let origins = config
+            .cors
+            .allowed_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).map_err(|_| StartError::Origin(o.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let inner = service::Inner {
+            acs,
+            verifier: oidc::Verifier::new(&config.oidc),
+            allowed: config.allowed_scopes(),
+            expires_in: config
+                .tokens
+                .expires_in_minutes
+                .map(|m| Duration::from_secs(u64::from(m) * 60)),
+            cache: config.tokens.cache.then(cache::TokenCache::default),
+            limit: limit::RateLimit::new(config.tokens.rate_limit_per_minute),
+            metrics: metrics::Metrics::default(),
+            ready: Mutex::new(None),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+            origins,
+        })
+    }
+
+    /// The service's routes, to serve or to mount in an app.
+    pub fn router(&self) -> Router {
+        service::router(Arc::clone(&self.inner), &self.origins)
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then finishes the
+    /// requests in flight.
+    ///
+    /// # Errors
+    ///
+    /// When accepting connections fails.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// The Prometheus metrics text (what `GET /metrics` answers).
+    pub fn metrics(&self) -> String {
+        self.inner.metrics.encode()
+    }
+}

@@ -1,0 +1,599 @@
+//! The HTTP API and the way a request goes: authenticate the caller, check
+//! the scopes and the rate limit, answer from the cache or map the user to
+//! an ACS identity and mint a token.
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /token` `{"scopes": ["chat"]}` (body optional: all allowed scopes) | 200 `{"userId", "token", "expiresOn"}` |
+//! | `POST /token/revoke` | 204: the caller's tokens are revoked |
+//! | `GET /healthz` | 200 `{"status": "ok"}` while the process serves |
+//! | `GET /readyz` | 200 or 503 `{"status", "store", "issuer", "acs"}` |
+//! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]) |
+//!
+//! Errors are `{"error": {"code", "message"}}`: 400 `InvalidBody`, 401
+//! `InvalidToken` (with `WWW-Authenticate: Bearer`), 403 `ScopeNotAllowed`,
+//! 429 `TooManyRequests` (with `Retry-After`), 502 `UpstreamFailed`, 503
+//! `IssuerUnavailable`, `StoreUnavailable` or `Busy`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use acs_identity::{
+    AccessToken, ApiFamily, CommunicationIdentityClient, CommunicationUserIdentifier,
+    IdentityClient, TokenScope, preview,
+};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::cache::{Cached, TokenCache};
+use crate::metrics::Metrics;
+use crate::oidc::{Refusal, Verifier};
+use crate::store::{Claim, Store, StoreError};
+
+/// The largest request body read.
+const MAX_BODY: usize = 16 * 1024;
+
+/// The longest `Authorization` header read.
+const MAX_AUTHORIZATION: usize = 16 * 1024;
+
+/// How long a request waits for another one to create the same user's
+/// identity before answering 503.
+const MAPPING_WAIT: Duration = Duration::from_secs(15);
+
+/// How long a readiness answer is reused.
+const READY_FOR: Duration = Duration::from_secs(5);
+
+/// The client of either api-version.
+#[derive(Debug, Clone)]
+pub(crate) enum Acs {
+    /// Stable: the store keeps the mapping.
+    Stable(CommunicationIdentityClient, Store),
+    /// Preview: the custom id keeps it.
+    Preview(preview::CommunicationIdentityClient),
+}
+
+/// Everything a request needs.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub acs: Acs,
+    pub verifier: Verifier,
+    pub allowed: Vec<TokenScope>,
+    pub expires_in: Option<Duration>,
+    pub cache: Option<TokenCache>,
+    pub limit: crate::limit::RateLimit,
+    pub metrics: Metrics,
+    pub ready: Mutex<Option<(Instant, bool, serde_json::Value)>>,
+}
+
+/// The router over `inner`, with CORS for `origins`.
+pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue]) -> Router {
+    let mut router = Router::new()
+        .route("/token", post(token))
+        .route("/token/revoke", post(revoke))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(inner);
+    if !origins.is_empty() {
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    router.layer(middleware::from_fn(log))
+}
+
+/// The reason of a refusal, for the request log.
+#[derive(Clone, Copy)]
+struct Reason(&'static str);
+
+/// One line per request: method, path, status, milliseconds and, for a
+/// refusal, its reason. Never a header, a token or a body.
+async fn log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let reason = response.extensions().get::<Reason>().map(|r| r.0);
+    tracing::info!(
+        target: "acs_identity_token_service::requests",
+        %method,
+        // Debug formatting escapes control characters a caller may send.
+        path = ?path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        reason = reason.unwrap_or(""),
+    );
+    response
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    reason: &'static str,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, reason: &'static str, message: String) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            reason,
+            retry_after: None,
+        }
+    }
+
+    fn refused(refusal: Refusal) -> Self {
+        if refusal == Refusal::KeysUnavailable {
+            let mut e = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "IssuerUnavailable",
+                refusal.reason(),
+                "the sign-in issuer's keys cannot be fetched; try again later".into(),
+            );
+            e.retry_after = Some(5);
+            return e;
+        }
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidToken",
+            refusal.reason(),
+            format!("{refusal}; send the app's sign-in token as Authorization: Bearer"),
+        )
+    }
+
+    fn store(error: &StoreError) -> Self {
+        tracing::warn!("{error}");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "StoreUnavailable",
+            "store",
+            "the identity store is unavailable; try again later".into(),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    fn acs(error: &acs_identity::Error) -> Self {
+        tracing::warn!(%error, "Communication Services refused or failed");
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "UpstreamFailed",
+            "acs",
+            "Communication Services did not answer as expected; try again later".into(),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(Reason(self.reason));
+        response
+    }
+}
+
+impl Inner {
+    /// The caller's app user, from its verified sign-in token.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        let result = match bearer(headers) {
+            None => Err(Refusal::Missing),
+            Some(token) => self.verifier.verify(token).await,
+        };
+        result.map_err(|refusal| {
+            self.metrics.refused(refusal.reason());
+            ApiError::refused(refusal)
+        })
+    }
+
+    fn refuse(&self, e: ApiError) -> ApiError {
+        self.metrics.refused(e.reason);
+        e
+    }
+
+    /// Times a call to Communication Services.
+    async fn call<T>(
+        &self,
+        f: impl Future<Output = acs_identity::Result<T>>,
+    ) -> acs_identity::Result<T> {
+        let started = Instant::now();
+        let result = f.await;
+        self.metrics.acs_call(started.elapsed(), result.is_ok());
+        result
+    }
+
+    /// A new token of `user` for `scopes`, and its ACS identity.
+    async fn mint(&self, user: &str, scopes: &[TokenScope]) -> Result<Cached, ApiError> {
+        match &self.acs {
+            Acs::Preview(client) => {
+                let mut create = client
+                    .create_user_and_token(scopes.iter().cloned())
+                    .custom_id(user);
+                if let Some(lifetime) = self.expires_in {
+                    create = create.expires_in(lifetime);
+                }
+                let created = self
+                    .call(create.into_future())
+                    .await
+                    .map_err(|e| ApiError::acs(&e))?;
+                Ok(Cached {
+                    acs_id: created.user.id().to_string(),
+                    token: created.access_token,
+                })
+            }
+            Acs::Stable(client, store) => {
+                // A mapping to an identity deleted in ACS is dropped and made
+                // again, once.
+                for _ in 0..2 {
+                    let acs_id = match self.map(client, store, user, scopes).await? {
+                        Mapped::Created(cached) => return Ok(cached),
+                        Mapped::Existing(id) => id,
+                    };
+                    let identity = CommunicationUserIdentifier::new(acs_id.clone())
+                        .map_err(|e| ApiError::acs(&e))?;
+                    match self
+                        .call(get_token(client, &identity, scopes, self.expires_in))
+                        .await
+                    {
+                        Ok(token) => return Ok(Cached { acs_id, token }),
+                        Err(e) if e.is_not_found() => {
+                            tracing::warn!(
+                                "the identity of an app user was deleted in ACS; mapping it again"
+                            );
+                            store
+                                .forget(user, &acs_id)
+                                .await
+                                .map_err(|e| ApiError::store(&e))?;
+                        }
+                        Err(e) => return Err(ApiError::acs(&e)),
+                    }
+                }
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "busy",
+                    "the user's identity keeps disappearing; try again later".into(),
+                ))
+            }
+        }
+    }
+
+    /// The user's ACS identity from the store, created (with a first token)
+    /// when the user has none. Exactly one request across all instances
+    /// creates it; the others wait for it.
+    async fn map(
+        &self,
+        client: &CommunicationIdentityClient,
+        store: &Store,
+        user: &str,
+        scopes: &[TokenScope],
+    ) -> Result<Mapped, ApiError> {
+        let deadline = Instant::now() + MAPPING_WAIT;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match store.claim(user).await.map_err(|e| ApiError::store(&e))? {
+                Claim::Mapped(id) => return Ok(Mapped::Existing(id)),
+                Claim::Won => {
+                    let mut create = client.create_user_and_token(scopes.iter().cloned());
+                    if let Some(lifetime) = self.expires_in {
+                        create = create.expires_in(lifetime);
+                    }
+                    let created = match self.call(create.into_future()).await {
+                        Ok(created) => created,
+                        Err(e) => {
+                            if let Err(e) = store.release(user).await {
+                                tracing::warn!("{e}");
+                            }
+                            return Err(ApiError::acs(&e));
+                        }
+                    };
+                    self.metrics.created();
+                    let acs_id = created.user.id().to_string();
+                    if store
+                        .complete(user, &acs_id)
+                        .await
+                        .map_err(|e| ApiError::store(&e))?
+                    {
+                        return Ok(Mapped::Created(Cached {
+                            acs_id,
+                            token: created.access_token,
+                        }));
+                    }
+                    // Our claim went stale and another request took it over:
+                    // its identity stands, ours goes.
+                    if let Err(e) = self.call(client.delete_user(&created.user)).await {
+                        tracing::warn!(%e, "could not delete a surplus identity");
+                    }
+                }
+                Claim::Pending => {
+                    if Instant::now() >= deadline {
+                        let mut e = ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Busy",
+                            "busy",
+                            "the user's identity is still being created; try again".into(),
+                        );
+                        e.retry_after = Some(1);
+                        return Err(e);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+
+    /// Readiness: the store answers, the issuer's keys can be had, and
+    /// Communication Services answers with the configured key (any answer
+    /// but 401 says the endpoint is there and the key accepted).
+    async fn readiness(&self) -> (bool, serde_json::Value) {
+        if let Some((at, ok, body)) = &*self.ready.lock().unwrap_or_else(|e| e.into_inner())
+            && at.elapsed() < READY_FOR
+        {
+            return (*ok, body.clone());
+        }
+        let store = match &self.acs {
+            Acs::Stable(_, store) => match store.ping().await {
+                Ok(()) => "ok".to_string(),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    "unavailable".to_string()
+                }
+            },
+            Acs::Preview(_) => "none (preview: custom ids)".to_string(),
+        };
+        let issuer = if self.verifier.ready().await {
+            "ok"
+        } else {
+            "unavailable"
+        };
+        const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+        let probe = match &self.acs {
+            Acs::Stable(c, _) => c.get_teams_extension_assignment(NOBODY, NOBODY).await,
+            Acs::Preview(c) => c.get_teams_extension_assignment(NOBODY, NOBODY).await,
+        };
+        let acs = match probe {
+            Ok(_) => "ok",
+            Err(e) if e.status().is_some_and(|s| s != 401 && s != 403) => "ok",
+            Err(e) if e.status().is_some() => "key refused",
+            Err(_) => "unreachable",
+        };
+        let ok = !store.ends_with("unavailable") && issuer == "ok" && acs == "ok";
+        let body = json!({
+            "status": if ok { "ready" } else { "not ready" },
+            "store": store,
+            "issuer": issuer,
+            "acs": acs,
+        });
+        *self.ready.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), ok, body.clone()));
+        (ok, body)
+    }
+}
+
+enum Mapped {
+    Existing(String),
+    Created(Cached),
+}
+
+async fn get_token<V: ApiFamily>(
+    client: &IdentityClient<V>,
+    user: &CommunicationUserIdentifier,
+    scopes: &[TokenScope],
+    expires_in: Option<Duration>,
+) -> acs_identity::Result<AccessToken> {
+    let mut call = client.get_token(user, scopes.iter().cloned());
+    if let Some(lifetime) = expires_in {
+        call = call.expires_in(lifetime);
+    }
+    call.await
+}
+
+/// The token of `Authorization: Bearer TOKEN`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    if value.len() > MAX_AUTHORIZATION {
+        return None;
+    }
+    let value = value.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+/// The scopes asked for: all allowed ones when the body names none; each
+/// must be allowed here.
+fn requested_scopes(body: &[u8], allowed: &[TokenScope]) -> Result<Vec<TokenScope>, ApiError> {
+    let names = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let request: TokenRequest = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidBody",
+                "body",
+                format!("the body must be {{\"scopes\": [...]}} or empty: {e}"),
+            )
+        })?;
+        request.scopes
+    };
+    let Some(names) = names else {
+        return Ok(allowed.to_vec());
+    };
+    if names.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidBody",
+            "body",
+            "scopes must name at least one scope".into(),
+        ));
+    }
+    let mut scopes = Vec::new();
+    for name in names {
+        let scope = name
+            .parse::<TokenScope>()
+            .ok()
+            .filter(|s| allowed.contains(s))
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = allowed.iter().map(TokenScope::as_str).collect();
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "ScopeNotAllowed",
+                    "scope",
+                    format!(
+                        "scope {:?} is not allowed here; allowed: {}",
+                        name.chars().take(64).collect::<String>(),
+                        allowed.join(", ")
+                    ),
+                )
+            })?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    Ok(scopes)
+}
+
+async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    match issue(&inner, &headers, &body).await {
+        Ok(answer) => answer.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn issue(
+    inner: &Inner,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = inner.authenticate(headers).await?;
+    let scopes = requested_scopes(body, &inner.allowed).map_err(|e| inner.refuse(e))?;
+    if let Err(wait) = inner.limit.check(&user, Instant::now()) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "rate_limit",
+            "too many tokens for this user; try again later".into(),
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        return Err(inner.refuse(e));
+    }
+    let names: Vec<&str> = scopes.iter().map(TokenScope::as_str).collect();
+    let now = Utc::now();
+    if let Some(cached) = inner.cache.as_ref().and_then(|c| c.get(&user, &names, now)) {
+        inner.metrics.issued(true);
+        return Ok(answer(&cached));
+    }
+    let minted = inner.mint(&user, &scopes).await?;
+    inner.metrics.issued(false);
+    if let Some(cache) = &inner.cache {
+        cache.put(&user, &names, minted.clone(), now);
+    }
+    Ok(answer(&minted))
+}
+
+fn answer(cached: &Cached) -> Json<serde_json::Value> {
+    Json(json!({
+        "userId": cached.acs_id,
+        "token": cached.token.token(),
+        "expiresOn": cached.token.expires_on().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }))
+}
+
+async fn revoke(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let result = async {
+        let user = inner.authenticate(&headers).await?;
+        if let Some(cache) = &inner.cache {
+            cache.forget(&user);
+        }
+        let revoked = match &inner.acs {
+            Acs::Stable(client, store) => {
+                let Some(acs_id) = store.lookup(&user).await.map_err(|e| ApiError::store(&e))?
+                else {
+                    return Ok(());
+                };
+                let identity =
+                    CommunicationUserIdentifier::new(acs_id).map_err(|e| ApiError::acs(&e))?;
+                inner.call(client.revoke_tokens(&identity)).await
+            }
+            Acs::Preview(client) => {
+                // The custom id names the identity; creating is idempotent.
+                let identity = inner
+                    .call(client.create_user().custom_id(user.clone()).into_future())
+                    .await
+                    .map_err(|e| ApiError::acs(&e))?;
+                inner.call(client.revoke_tokens(&identity)).await
+            }
+        };
+        match revoked {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(ApiError::acs(&e)),
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn readyz(State(inner): State<Arc<Inner>>) -> Response {
+    let (ok, body) = inner.readiness().await;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(inner): State<Arc<Inner>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        inner.metrics.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,423 @@
+//! The identity mapping's store (stable api-version): app user → ACS
+//! identity, in SQLite (one instance) or PostgreSQL (several instances).
+//!
+//! One table, `acs_identity_map (app_user PRIMARY KEY, acs_id, claimed_at)`.
+//! A user's first request *claims* the row (an insert that the primary key
+//! lets exactly one instance win), creates the ACS identity and fills in
+//! `acs_id`; requests that lose the race wait for the id to appear (bounded)
+//! instead of creating a second identity. A claim left unfilled for
+//! [`STALE_CLAIM`] (its instance died mid-creation) may be taken over.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::RwLock;
+
+/// A claim older than this, still without an identity, may be taken over.
+pub const STALE_CLAIM: Duration = Duration::from_secs(60);
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS acs_identity_map (
+    app_user TEXT PRIMARY KEY,
+    acs_id TEXT,
+    claimed_at BIGINT NOT NULL
+)";
+
+/// The store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(String);
+
+/// What [`Store::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The user is mapped to this ACS identity.
+    Mapped(String),
+    /// This caller holds the claim: create the identity, then
+    /// [`Store::complete`] (or [`Store::release`] if that fails).
+    Won,
+    /// Another request is creating the identity: ask again shortly.
+    Pending,
+}
+
+/// The mapping store.
+#[derive(Clone)]
+pub enum Store {
+    /// One SQLite file (one instance).
+    Sqlite(Arc<Mutex<rusqlite::Connection>>),
+    /// PostgreSQL, shared by instances.
+    Postgres(Arc<Postgres>),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Store::Sqlite(_) => "Store::Sqlite",
+            Store::Postgres(_) => "Store::Postgres",
+        })
+    }
+}
+
+/// A PostgreSQL connection, made again when it drops.
+pub struct Postgres {
+    url: String,
+    client: RwLock<Arc<tokio_postgres::Client>>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn stale_before() -> i64 {
+    now_ms() - i64::try_from(STALE_CLAIM.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn pg(e: tokio_postgres::Error) -> StoreError {
+    // The message names the failure, never the URL (it may hold a password).
+    StoreError(match e.as_db_error() {
+        Some(db) => format!("PostgreSQL: {}", db.message()),
+        None => format!("PostgreSQL: {e}"),
+    })
+}
+
+fn sqlite(e: rusqlite::Error) -> StoreError {
+    StoreError(format!("SQLite: {e}"))
+}
+
+impl Store {
+    /// Opens `sqlite:PATH` or a `postgres://` URL and creates the table if
+    /// needed.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be opened or reached.
+    pub async fn open(location: &str) -> Result<Self, StoreError> {
+        if let Some(path) = location.strip_prefix("sqlite:") {
+            let path = path.to_string();
+            let connection = tokio::task::spawn_blocking(move || {
+                let c = rusqlite::Connection::open(&path).map_err(sqlite)?;
+                c.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+                c.pragma_update(None, "journal_mode", "WAL")
+                    .map_err(sqlite)?;
+                c.execute(CREATE_TABLE, []).map_err(sqlite)?;
+                Ok::<_, StoreError>(c)
+            })
+            .await
+            .map_err(|e| StoreError(e.to_string()))??;
+            return Ok(Store::Sqlite(Arc::new(Mutex::new(connection))));
+        }
+        let client = connect(location).await?;
+        // Instances starting together may race on creating the table; a
+        // second try sees it.
+        if client.batch_execute(CREATE_TABLE).await.is_err() {
+            client.batch_execute(CREATE_TABLE).await.map_err(pg)?;
+        }
+        Ok(Store::Postgres(Arc::new(Postgres {
+            url: location.to_string(),
+            client: RwLock::new(Arc::new(client)),
+        })))
+    }
+
+    /// The user's identity, or the claim to create it.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn claim(&self, user: &str) -> Result<Claim, StoreError> {
+        match self {
+            Store::Sqlite(c) => {
+                let (c, user) = (Arc::clone(c), user.to_string());
+                blocking(move || {
+                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    let inserted = c
+                        .execute(
+                            "INSERT INTO acs_identity_map (app_user, acs_id, claimed_at)
+                             VALUES (?1, NULL, ?2) ON CONFLICT (app_user) DO NOTHING",
+                            rusqlite::params![user, now_ms()],
+                        )
+                        .map_err(sqlite)?;
+                    if inserted == 1 {
+                        return Ok(Claim::Won);
+                    }
+                    let id: Option<String> = c
+                        .query_row(
+                            "SELECT acs_id FROM acs_identity_map WHERE app_user = ?1",
+                            [&user],
+                            |row| row.get(0),
+                        )
+                        .map_err(sqlite)?;
+                    if let Some(id) = id {
+                        return Ok(Claim::Mapped(id));
+                    }
+                    let taken = c
+                        .execute(
+                            "UPDATE acs_identity_map SET claimed_at = ?2
+                             WHERE app_user = ?1 AND acs_id IS NULL AND claimed_at < ?3",
+                            rusqlite::params![user, now_ms(), stale_before()],
+                        )
+                        .map_err(sqlite)?;
+                    Ok(if taken == 1 {
+                        Claim::Won
+                    } else {
+                        Claim::Pending
+                    })
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                let c = p.client().await?;
+                let inserted = c
+                    .execute(
+                        "INSERT INTO acs_identity_map (app_user, acs_id, claimed_at)
+                         VALUES ($1, NULL, $2) ON CONFLICT (app_user) DO NOTHING",
+                        &[&user, &now_ms()],
+                    )
+                    .await
+                    .map_err(pg)?;
+                if inserted == 1 {
+                    return Ok(Claim::Won);
+                }
+                let row = c
+                    .query_opt(
+                        "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
+                        &[&user],
+                    )
+                    .await
+                    .map_err(pg)?;
+                if let Some(id) = row.and_then(|r| r.get::<_, Option<String>>(0)) {
+                    return Ok(Claim::Mapped(id));
+                }
+                let taken = c
+                    .execute(
+                        "UPDATE acs_identity_map SET claimed_at = $2
+                         WHERE app_user = $1 AND acs_id IS NULL AND claimed_at < $3",
+                        &[&user, &now_ms(), &stale_before()],
+                    )
+                    .await
+                    .map_err(pg)?;
+                Ok(if taken == 1 {
+                    Claim::Won
+                } else {
+                    Claim::Pending
+                })
+            }
+        }
+    }
+
+    /// The user's identity, if mapped (no claim).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn lookup(&self, user: &str) -> Result<Option<String>, StoreError> {
+        const SELECT_SQLITE: &str = "SELECT acs_id FROM acs_identity_map WHERE app_user = ?1";
+        match self {
+            Store::Sqlite(c) => {
+                let (c, user) = (Arc::clone(c), user.to_string());
+                blocking(move || {
+                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    match c.query_row(SELECT_SQLITE, [&user], |row| row.get(0)) {
+                        Ok(id) => Ok(id),
+                        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+                        Err(e) => Err(sqlite(e)),
+                    }
+                })
+                .await
+            }
+            Store::Postgres(p) => Ok(p
+                .client()
+                .await?
+                .query_opt(
+                    "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
+                    &[&user],
+                )
+                .await
+                .map_err(pg)?
+                .and_then(|r| r.get(0))),
+        }
+    }
+
+    /// Fills in the identity of a won claim. `false` when the claim was
+    /// taken over meanwhile (the caller then uses what the store holds).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn complete(&self, user: &str, acs_id: &str) -> Result<bool, StoreError> {
+        self.write(
+            "UPDATE acs_identity_map SET acs_id = ?2 WHERE app_user = ?1 AND acs_id IS NULL",
+            "UPDATE acs_identity_map SET acs_id = $2 WHERE app_user = $1 AND acs_id IS NULL",
+            &[user, acs_id],
+        )
+        .await
+        .map(|n| n == 1)
+    }
+
+    /// Gives up a won claim (the creation failed), so the next request
+    /// tries again at once.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn release(&self, user: &str) -> Result<(), StoreError> {
+        self.write(
+            "DELETE FROM acs_identity_map WHERE app_user = ?1 AND acs_id IS NULL",
+            "DELETE FROM acs_identity_map WHERE app_user = $1 AND acs_id IS NULL",
+            &[user],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Drops the mapping to `acs_id` (the identity was deleted in ACS).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn forget(&self, user: &str, acs_id: &str) -> Result<(), StoreError> {
+        self.write(
+            "DELETE FROM acs_identity_map WHERE app_user = ?1 AND acs_id = ?2",
+            "DELETE FROM acs_identity_map WHERE app_user = $1 AND acs_id = $2",
+            &[user, acs_id],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    ///
+    /// # Errors
+    ///
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(c) => {
+                let c = Arc::clone(c);
+                blocking(move || {
+                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    c.query_row("SELECT COUNT(*) FROM acs_identity_map", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map(|_| ())
+                    .map_err(sqlite)
+                })
+                .await
+            }
+            Store::Postgres(p) => p
+                .client()
+                .await?
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(pg),
+        }
+    }
+
+    /// One statement with text parameters; the rows it changed.
+    async fn write(
+        &self,
+        sqlite_sql: &'static str,
+        pg_sql: &'static str,
+        params: &[&str],
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(c) => {
+                let c = Arc::clone(c);
+                let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+                blocking(move || {
+                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    c.execute(sqlite_sql, rusqlite::params_from_iter(params))
+                        .map(|n| n as u64)
+                        .map_err(sqlite)
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                    .collect();
+                p.client().await?.execute(pg_sql, &params).await.map_err(pg)
+            }
+        }
+    }
+}
+
+impl Postgres {
+    /// The connection, made again if it has closed.
+    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
+        {
+            let client = self.client.read().await;
+            if !client.is_closed() {
+                return Ok(Arc::clone(&client));
+            }
+        }
+        let mut client = self.client.write().await;
+        if client.is_closed() {
+            *client = Arc::new(connect(&self.url).await?);
+        }
+        Ok(Arc::clone(&client))
+    }
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_postgres::connect(url, tokio_postgres::NoTls),
+    )
+    .await
+    .map_err(|_| StoreError("PostgreSQL: no connection within 10 s".into()))?
+    .map_err(pg)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection closed: {}", pg(e));
+        }
+    });
+    Ok(client)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_claim_wins_a_stale_one_is_taken_over_and_a_failed_one_released() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        assert_eq!(store.claim("alice").await.unwrap(), Claim::Won);
+        assert_eq!(store.claim("alice").await.unwrap(), Claim::Pending);
+        assert_eq!(store.lookup("alice").await.unwrap(), None);
+        // The claimer died long ago.
+        let Store::Sqlite(c) = &store else {
+            unreachable!()
+        };
+        c.lock()
+            .unwrap()
+            .execute("UPDATE acs_identity_map SET claimed_at = 0", [])
+            .unwrap();
+        assert_eq!(store.claim("alice").await.unwrap(), Claim::Won);
+        assert!(store.complete("alice", "8:acs:one").await.unwrap());
+        assert!(
+            !store.complete("alice", "8:acs:two").await.unwrap(),
+            "filled once"
+        );
+        assert_eq!(
+            store.claim("alice").await.unwrap(),
+            Claim::Mapped("8:acs:one".into())
+        );
+        // A failed creation gives the claim back at once.
+        assert_eq!(store.claim("bob").await.unwrap(), Claim::Won);
+        store.release("bob").await.unwrap();
+        assert_eq!(store.claim("bob").await.unwrap(), Claim::Won);
+        // A mapping to a deleted identity is dropped.
+        store.forget("alice", "8:acs:one").await.unwrap();
+        assert_eq!(store.lookup("alice").await.unwrap(), None);
+        store.ping().await.unwrap();
+    }
+}

@@ -1,0 +1,115 @@
+//! The `acs-identity-token-service` command: serves from a configuration
+//! file, stops cleanly on SIGTERM, and names a bad setting with exit 2.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use acs_identity_emulator::Emulator;
+use acs_identity_token_service::DevIssuer;
+use common::{AUDIENCE, client, config_text};
+
+const BIN: &str = env!("CARGO_BIN_EXE_acs-identity-token-service");
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("acs-ts-cmd-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("service.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn it_serves_from_a_file_and_stops_on_sigterm() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let issuer = DevIssuer::start().await.unwrap();
+    let text = config_text(&emulator, &issuer, "listen = \"127.0.0.1:0\"", "");
+    let path = temp_file("serve", &text);
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .env_remove("ACS_CONNECTION_STRING")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let answer = client()
+        .post(format!("{url}/token"))
+        .bearer_auth(issuer.token(AUDIENCE, "alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "it did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("Stopped."), "{stderr}");
+    // The request log has the request, never the token or the key.
+    assert!(stderr.contains("status=200"), "{stderr}");
+    assert!(stderr.contains("\"/token\""), "{stderr}");
+    assert!(!stderr.contains(emulator.access_key()), "{stderr}");
+    assert!(!stderr.contains("eyJ"), "no JWT in the log: {stderr}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_bad_setting_is_named_with_exit_2_and_no_secret() {
+    let path = temp_file(
+        "bad",
+        "connection_string = \"endpoint=https://x.communication.azure.com/;accesskey=c2VjcmV0LWtleQ==\"\n\
+         [oidc]\nissuer = \"https://login.example\"\naudience = \"app\"\n[tokens]\nscopes = [\"pstn\"]\n",
+    );
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .env_remove("ACS_CONNECTION_STRING")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tokens.scopes") && stderr.contains("pstn"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c2VjcmV0LWtleQ"), "{stderr}");
+
+    let missing = Command::new(BIN)
+        .arg("--config")
+        .arg(path.with_file_name("absent.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("absent.toml"));
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
