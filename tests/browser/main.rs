@@ -6,6 +6,7 @@
 //! and a missing browser is a failure.
 
 mod driver;
+mod token_service;
 
 use std::time::Duration;
 
