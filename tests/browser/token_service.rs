@@ -62,12 +62,14 @@ struct Stage {
 }
 
 impl Stage {
-    async fn start(bundle: String) -> Stage {
-        let emulator = Emulator::builder()
-            .token_lifetime(TOKEN_LIFETIME)
-            .start()
-            .await
-            .unwrap();
+    /// With `short_tokens`, the emulator's tokens live [`TOKEN_LIFETIME`];
+    /// otherwise as long as asked (a day by default).
+    async fn start(bundle: String, short_tokens: bool) -> Stage {
+        let mut emulator = Emulator::builder();
+        if short_tokens {
+            emulator = emulator.token_lifetime(TOKEN_LIFETIME);
+        }
+        let emulator = emulator.start().await.unwrap();
         let issuer = DevIssuer::start().await.unwrap();
         let mut stops = Vec::new();
 
@@ -138,6 +140,14 @@ impl Stage {
     }
 }
 
+/// The browser and the stage, or `None` (the tests pass, saying why) when
+/// the bundle or Chromium is missing outside CI.
+async fn staged(short_tokens: bool) -> Option<(Browser, Stage)> {
+    let bundle = bundle()?;
+    let browser = Browser::start().await?;
+    Some((browser, Stage::start(bundle, short_tokens).await))
+}
+
 fn spawn(listener: tokio::net::TcpListener, app: Router) -> oneshot::Sender<()> {
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -174,12 +184,10 @@ async fn validate(emulator: &Emulator, token: &str) -> Value {
 }
 
 #[tokio::test]
-async fn the_official_credential_gets_and_refreshes_tokens_through_the_service() {
-    let Some(bundle) = bundle() else { return };
-    let Some(browser) = Browser::start().await else {
+async fn the_official_credential_gets_a_token_the_emulator_accepts() {
+    let Some((browser, stage)) = staged(false).await else {
         return;
     };
-    let stage = Stage::start(bundle).await;
     let sign_in = stage.issuer.token(AUDIENCE, "alice@contoso.com");
     let first = stage.start_credential(&browser, Some(sign_in)).await;
     assert!(
@@ -189,6 +197,35 @@ async fn the_official_credential_gets_and_refreshes_tokens_through_the_service()
     let checked = validate(&stage.emulator, &first).await;
     assert_eq!(checked["valid"], true, "{checked}");
     assert_eq!(checked["scopes"], json!(["chat", "voip"]));
+    // getToken again: the credential keeps its token (a day left), no new
+    // call to the service.
+    let again = browser
+        .client
+        .execute_async(
+            "const [done] = arguments; window.credential.getToken().then((t) => done(t.token));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.as_str(), Some(first.as_str()));
+    assert_eq!(
+        seen(&browser).await["tokens"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(stage.emulator.identities().len(), 1);
+    browser.close().await;
+    stage.stop();
+}
+
+#[tokio::test]
+async fn with_short_lived_tokens_the_credential_refreshes_through_the_service() {
+    let Some((browser, stage)) = staged(true).await else {
+        return;
+    };
+    let sign_in = stage.issuer.token(AUDIENCE, "alice@contoso.com");
+    let first = stage.start_credential(&browser, Some(sign_in)).await;
+    let checked = validate(&stage.emulator, &first).await;
+    assert_eq!(checked["valid"], true, "{checked}");
 
     // Proactive refresh: the page gets new tokens through the service
     // without being asked, each one valid for the same identity.
@@ -205,8 +242,10 @@ async fn the_official_credential_gets_and_refreshes_tokens_through_the_service()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    assert_eq!(tokens[0], first);
+    assert_ne!(tokens[1], tokens[0]);
     let latest = validate(&stage.emulator, tokens.last().unwrap()).await;
-    assert_ne!(tokens[0], tokens[2]);
+    assert_eq!(latest["valid"], true, "{latest}");
     assert_eq!(
         latest["userId"], checked["userId"],
         "one identity per app user"
@@ -223,11 +262,9 @@ async fn the_official_credential_gets_and_refreshes_tokens_through_the_service()
 
 #[tokio::test]
 async fn without_the_sign_in_token_the_credential_gets_401_and_nothing_is_created() {
-    let Some(bundle) = bundle() else { return };
-    let Some(browser) = Browser::start().await else {
+    let Some((browser, stage)) = staged(false).await else {
         return;
     };
-    let stage = Stage::start(bundle).await;
     let first = stage.start_credential(&browser, None).await;
     assert!(first.contains("401"), "{first:?}");
     let seen = seen(&browser).await;

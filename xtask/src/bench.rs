@@ -4,7 +4,8 @@
 //! The load benchmark starts the emulator (a child process), measures
 //! `get_token` through `acs-identity` and through bare reqwest at
 //! concurrency 1, 8 and 64, and prints the markdown table; see
-//! `crates/acs-identity/benches/load.rs`.
+//! `crates/acs-identity/benches/load.rs`. `--token-service` runs the token
+//! service's load table instead (`crates/acs-identity-token-service/benches/load.rs`).
 
 use std::process::Command;
 
@@ -18,11 +19,33 @@ pub struct Options {
     pub memory: bool,
     /// A tenth of the requests (a smoke run; the figures are noisier).
     pub quick: bool,
+    /// Instead: the token service's load table (release profile).
+    pub token_service: bool,
 }
 
 pub fn run(options: &Options) -> Result<bool> {
     let root = crate::workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if options.token_service {
+        let mut load = Command::new(&cargo);
+        load.current_dir(&root).args([
+            "bench",
+            "--profile",
+            "release",
+            "-p",
+            "acs-identity-token-service",
+            "--bench",
+            "load",
+            "--",
+        ]);
+        if options.quick {
+            load.arg("--quick");
+        }
+        let status = load
+            .status()
+            .context("running the token service's load bench")?;
+        return Ok(status.success());
+    }
     // The default release profile first: what a user's `cargo build
     // --release` gives. Then the bench profile (fat LTO), for comparison.
     // A quick (smoke) run builds one profile only: the fat-LTO build takes

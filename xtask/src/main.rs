@@ -59,6 +59,10 @@ enum Command {
         /// A tenth of the requests: a quick smoke run.
         #[arg(long)]
         quick: bool,
+        /// Instead: tokens per second through the token service at
+        /// concurrency 8 and 64, cached and uncached (release profile).
+        #[arg(long, conflicts_with_all = ["micro", "memory"])]
+        token_service: bool,
     },
 }
 
@@ -83,10 +87,12 @@ fn main() -> ExitCode {
             micro,
             memory,
             quick,
+            token_service,
         } => bench::run(&bench::Options {
             micro,
             memory,
             quick,
+            token_service,
         }),
     };
     match result {

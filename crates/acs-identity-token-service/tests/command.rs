@@ -21,15 +21,12 @@ fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
-async fn it_serves_from_a_file_and_stops_on_sigterm() {
-    let emulator = Emulator::builder().start().await.unwrap();
-    let issuer = DevIssuer::start().await.unwrap();
-    let text = config_text(&emulator, &issuer, "listen = \"127.0.0.1:0\"", "");
-    let path = temp_file("serve", &text);
+/// Starts the command with `args` and `--config config`; the URL it prints.
+fn spawn(args: &[&str], config: &std::path::Path) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
+        .args(args)
         .arg("--config")
-        .arg(&path)
+        .arg(config)
         .env_remove("ACS_CONNECTION_STRING")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -40,7 +37,16 @@ async fn it_serves_from_a_file_and_stops_on_sigterm() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut url)
         .unwrap();
-    let url = url.trim().to_string();
+    (child, url.trim().to_string())
+}
+
+#[tokio::test]
+async fn it_serves_from_a_file_and_stops_on_sigterm() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let issuer = DevIssuer::start().await.unwrap();
+    let text = config_text(&emulator, &issuer, "listen = \"127.0.0.1:0\"", "");
+    let path = temp_file("serve", &text);
+    let (mut child, url) = spawn(&[], &path);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let answer = client()
         .post(format!("{url}/token"))
@@ -111,5 +117,51 @@ fn a_bad_setting_is_named_with_exit_2_and_no_secret() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("absent.toml"));
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// `--emulator` (feature `emulator`): one command serves tokens with no
+/// Azure account and no identity provider, as the README shows.
+#[cfg(feature = "emulator")]
+#[tokio::test]
+async fn with_emulator_one_command_serves_tokens_for_the_development_issuer() {
+    let text = "listen = \"127.0.0.1:0\"\n";
+    let path = temp_file("emulator", text);
+    let (mut child, url) = spawn(&["--emulator"], &path);
+    // The issuer's line on stderr says how to get a sign-in token.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let command = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no issuer line");
+        if let Some(rest) = line.split("curl -s -X POST '").nth(1) {
+            break rest.split('\'').next().unwrap().to_string();
+        }
+    };
+    let http = client();
+    let sign_in = http
+        .post(&command)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = http
+        .post(format!("{url}/token"))
+        .bearer_auth(sign_in.trim())
+        .json(&serde_json::json!({"scopes": ["chat"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answer["userId"].as_str().unwrap().starts_with("8:acs:"),
+        "{answer}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
