@@ -7,6 +7,11 @@
 //! `acs_id`; requests that lose the race wait for the id to appear (bounded)
 //! instead of creating a second identity. A claim left unfilled for
 //! [`STALE_CLAIM`] (its instance died mid-creation) may be taken over.
+//!
+//! PostgreSQL is reached over TLS as the URL's `sslmode` says (`prefer` by
+//! default; `?sslmode=require` for a managed database such as Azure
+//! Database for PostgreSQL), the certificate checked against the
+//! platform's roots.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -359,10 +364,25 @@ impl Postgres {
     }
 }
 
+/// TLS for PostgreSQL: rustls with aws-lc-rs, the server's certificate
+/// verified against the platform's roots.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| StoreError(format!("PostgreSQL TLS: {e}")))?
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Connects (at most 10 s). TLS follows the URL's `sslmode`: `prefer` (the
+/// default) when the server offers it, `require` always, `disable` never.
 async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
     let (client, connection) = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_postgres::connect(url, tokio_postgres::NoTls),
+        tokio_postgres::connect(url, tls()?),
     )
     .await
     .map_err(|_| StoreError("PostgreSQL: no connection within 10 s".into()))?

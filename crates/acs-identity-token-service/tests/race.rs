@@ -92,3 +92,24 @@ async fn two_instances_on_one_postgres_database_create_one_identity() {
     };
     race(&url).await;
 }
+
+/// `sslmode=require` against a server without TLS (the one `.ci/run`
+/// starts) stops the start with a message, rather than talking in clear.
+#[tokio::test]
+async fn sslmode_require_refuses_a_server_without_tls() {
+    let Ok(url) = std::env::var("ACS_TS_POSTGRES_URL") else {
+        eprintln!("skipped: no ACS_TS_POSTGRES_URL");
+        return;
+    };
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let error =
+        acs_identity_token_service::store::Store::open(&format!("{url}{separator}sslmode=require"))
+            .await
+            .unwrap_err()
+            .to_string();
+    assert!(error.to_ascii_lowercase().contains("tls"), "{error}");
+    assert!(
+        !error.contains("postgres://"),
+        "no URL in the message: {error}"
+    );
+}
