@@ -398,15 +398,21 @@ impl EmulatorBuilder {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
-    /// use acs_identity::{CommunicationIdentityClient, TokenScope};
     ///
     /// let emulator = acs_identity_emulator::Emulator::builder()
     ///     .token_lifetime(Duration::from_secs(30))
     ///     .start()
     ///     .await?;
-    /// let client = CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
-    /// let created = client.create_user_and_token([TokenScope::Chat]).await?;
-    /// let left = created.access_token.expires_on() - chrono::Utc::now();
+    /// let created: serde_json::Value = reqwest::Client::new()
+    ///     .post(format!("{}identities?api-version=2025-06-30", emulator.endpoint()))
+    ///     .bearer_auth(emulator.management_token())
+    ///     .json(&serde_json::json!({"createTokenWithScopes": ["chat"], "expiresInMinutes": 60}))
+    ///     .send()
+    ///     .await?
+    ///     .json()
+    ///     .await?;
+    /// let expires_on = created["accessToken"]["expiresOn"].as_str().unwrap();
+    /// let left = chrono::DateTime::parse_from_rfc3339(expires_on)?.to_utc() - chrono::Utc::now();
     /// assert!(left <= chrono::Duration::seconds(30));
     /// # Ok(())
     /// # }
