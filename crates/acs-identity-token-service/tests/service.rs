@@ -37,13 +37,7 @@ async fn a_signed_in_user_gets_a_valid_token_and_keeps_one_identity() {
 #[tokio::test]
 async fn no_body_asks_for_every_allowed_scope_and_more_is_forbidden() {
     let setup = Setup::new("", "scopes = [\"chat\", \"voip\"]").await;
-    let answer = setup
-        .http
-        .post(format!("{}/token", setup.url))
-        .bearer_auth(setup.sign_in("alice"))
-        .send()
-        .await
-        .unwrap();
+    let answer = setup.post("/token", Some(&setup.sign_in("alice"))).await;
     let answer = json(answer, 200).await;
     let checked = validate(&setup.emulator, answer["token"].as_str().unwrap()).await;
     assert_eq!(checked["scopes"], json!(["chat", "voip"]));
@@ -159,14 +153,7 @@ async fn no_token_or_a_bad_one_is_401_and_creates_nothing() {
             ),
         ];
     for (case, token, reason) in &cases {
-        let mut request = setup
-            .http
-            .post(format!("{}/token", setup.url))
-            .json(&json!({}));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.unwrap();
+        let response = setup.post("/token", token.as_deref()).await;
         assert_eq!(response.status(), 401, "{case}");
         assert_eq!(
             response.headers()["www-authenticate"],
@@ -190,12 +177,7 @@ async fn no_token_or_a_bad_one_is_401_and_creates_nothing() {
         .await
         .unwrap();
     assert_eq!(basic.status(), 401);
-    let revoke = setup
-        .http
-        .post(format!("{}/token/revoke", setup.url))
-        .send()
-        .await
-        .unwrap();
+    let revoke = setup.post("/token/revoke", None).await;
     assert_eq!(revoke.status(), 401);
     assert!(
         setup.emulator.identities().is_empty(),
@@ -216,21 +198,9 @@ async fn a_rotated_key_is_fetched_on_its_first_use_and_the_old_one_stops_working
         jsonwebtoken::decode_header(&new).unwrap().kid,
         jsonwebtoken::decode_header(&old).unwrap().kid
     );
-    let answer = setup
-        .http
-        .post(format!("{}/token", setup.url))
-        .bearer_auth(&new)
-        .send()
-        .await
-        .unwrap();
+    let answer = setup.post("/token", Some(&new)).await;
     json(answer, 200).await;
-    let stale = setup
-        .http
-        .post(format!("{}/token", setup.url))
-        .bearer_auth(&old)
-        .send()
-        .await
-        .unwrap();
+    let stale = setup.post("/token", Some(&old)).await;
     let body = json(stale, 401).await;
     assert!(
         body["error"]["message"].as_str().unwrap().contains("key"),
@@ -244,17 +214,10 @@ async fn unknown_keys_are_fetched_at_most_once_per_interval() {
     // jwks_refresh_seconds = 3600: after the first fetch, a rotated key is
     // not fetched again within the hour, so a flood of made-up kids costs
     // the issuer nothing.
-    let emulator = acs_identity_emulator::Emulator::builder()
-        .start()
-        .await
-        .unwrap();
-    let issuer = acs_identity_token_service::DevIssuer::start()
-        .await
-        .unwrap();
-    let text = common::config_text(&emulator, &issuer, "", "")
-        .replace("jwks_refresh_seconds = 0", "jwks_refresh_seconds = 3600");
-    let config = acs_identity_token_service::Config::from_toml(&text).unwrap();
-    let setup = Setup::with(emulator, issuer, &config).await;
+    let setup = Setup::edited(|_, text| {
+        text.replace("jwks_refresh_seconds = 0", "jwks_refresh_seconds = 3600")
+    })
+    .await;
     json(setup.token("alice", json!({})).await, 200).await;
     setup.issuer.rotate();
     let refused = json(setup.token("alice", json!({})).await, 401).await;
@@ -264,24 +227,18 @@ async fn unknown_keys_are_fetched_at_most_once_per_interval() {
 
 #[tokio::test]
 async fn the_issuer_unreachable_at_first_is_503_not_401() {
-    let emulator = acs_identity_emulator::Emulator::builder()
-        .start()
-        .await
-        .unwrap();
-    let issuer = acs_identity_token_service::DevIssuer::start()
-        .await
-        .unwrap();
     // A port nothing listens on: bind one, then free it.
     let free = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let text = common::config_text(&emulator, &issuer, "", "").replace(
-        "jwks_refresh_seconds = 0",
-        &format!("jwks_refresh_seconds = 0\njwks_uri = \"http://{free}/keys\""),
-    );
-    let config = acs_identity_token_service::Config::from_toml(&text).unwrap();
-    let setup = Setup::with(emulator, issuer, &config).await;
+    let setup = Setup::edited(|_, text| {
+        text.replace(
+            "jwks_refresh_seconds = 0",
+            &format!("jwks_refresh_seconds = 0\njwks_uri = \"http://{free}/keys\""),
+        )
+    })
+    .await;
     let response = setup.token("alice", json!({})).await;
     assert!(response.headers().contains_key("retry-after"));
     let body = json(response, 503).await;
@@ -349,12 +306,8 @@ async fn the_cache_answers_a_fresh_token_and_revoke_ends_it() {
     );
 
     let revoked = setup
-        .http
-        .post(format!("{}/token/revoke", setup.url))
-        .bearer_auth(setup.sign_in("alice"))
-        .send()
-        .await
-        .unwrap();
+        .post("/token/revoke", Some(&setup.sign_in("alice")))
+        .await;
     assert_eq!(revoked.status(), 204);
     assert!(
         !setup
@@ -379,12 +332,8 @@ async fn the_cache_answers_a_fresh_token_and_revoke_ends_it() {
     );
     // Revoking for a user the service never saw is a no-op.
     let nobody = setup
-        .http
-        .post(format!("{}/token/revoke", setup.url))
-        .bearer_auth(setup.sign_in("nobody"))
-        .send()
-        .await
-        .unwrap();
+        .post("/token/revoke", Some(&setup.sign_in("nobody")))
+        .await;
     assert_eq!(nobody.status(), 204);
     setup.stop().await;
 }
@@ -423,12 +372,8 @@ async fn with_the_preview_api_the_custom_id_holds_the_mapping() {
         Some("alice@contoso.com")
     );
     let revoked = setup
-        .http
-        .post(format!("{}/token/revoke", setup.url))
-        .bearer_auth(setup.sign_in("alice@contoso.com"))
-        .send()
-        .await
-        .unwrap();
+        .post("/token/revoke", Some(&setup.sign_in("alice@contoso.com")))
+        .await;
     assert_eq!(revoked.status(), 204);
     assert!(
         !setup
@@ -459,19 +404,10 @@ async fn cors_lets_configured_origins_preflight_and_no_others() {
     assert!(!none.headers().contains_key("access-control-allow-origin"));
     setup.stop().await;
 
-    let emulator = acs_identity_emulator::Emulator::builder()
-        .start()
-        .await
-        .unwrap();
-    let issuer = acs_identity_token_service::DevIssuer::start()
-        .await
-        .unwrap();
-    let text = format!(
-        "{}\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n",
-        common::config_text(&emulator, &issuer, "", "")
-    );
-    let config = acs_identity_token_service::Config::from_toml(&text).unwrap();
-    let setup = Setup::with(emulator, issuer, &config).await;
+    let setup = Setup::edited(|_, text| {
+        format!("{text}\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n")
+    })
+    .await;
     let allowed = preflight("https://app.example.com", setup.url.clone())
         .await
         .unwrap();
@@ -557,17 +493,8 @@ async fn health_readiness_and_metrics() {
     setup.stop().await;
 
     // A wrong access key: not ready, and the answer says which part.
-    let emulator = acs_identity_emulator::Emulator::builder()
-        .start()
-        .await
-        .unwrap();
-    let issuer = acs_identity_token_service::DevIssuer::start()
-        .await
-        .unwrap();
-    let text = common::config_text(&emulator, &issuer, "", "")
-        .replace(emulator.access_key(), "d3Jvbmcga2V5");
-    let config = acs_identity_token_service::Config::from_toml(&text).unwrap();
-    let setup = Setup::with(emulator, issuer, &config).await;
+    let setup =
+        Setup::edited(|emulator, text| text.replace(emulator.access_key(), "d3Jvbmcga2V5")).await;
     let ready = setup
         .http
         .get(format!("{}/readyz", setup.url))

@@ -50,6 +50,16 @@ impl Setup {
         Self::with(emulator, issuer, &config).await
     }
 
+    /// A service whose default configuration text (no extra lines) is
+    /// first changed by `edit`, which sees the emulator (for its key).
+    pub async fn edited(edit: impl FnOnce(&Emulator, String) -> String) -> Self {
+        let emulator = Emulator::builder().start().await.unwrap();
+        let issuer = DevIssuer::start().await.unwrap();
+        let text = edit(&emulator, config_text(&emulator, &issuer, "", ""));
+        let config = Config::from_toml(&text).unwrap();
+        Self::with(emulator, issuer, &config).await
+    }
+
     /// A service with `config` on `emulator` and `issuer`.
     pub async fn with(emulator: Emulator, issuer: DevIssuer, config: &Config) -> Self {
         let service = TokenService::new(config).await.unwrap();
@@ -68,6 +78,15 @@ impl Setup {
     /// A sign-in token for `user`.
     pub fn sign_in(&self, user: &str) -> String {
         self.issuer.token(AUDIENCE, user)
+    }
+
+    /// `POST path` with `bearer` as the sign-in token, if any, and no body.
+    pub async fn post(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}{path}", self.url));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
     }
 
     /// `POST /token` as `user` with `body`.
