@@ -18,6 +18,9 @@ use std::time::Duration;
 
 use tokio::sync::RwLock;
 
+/// How long a PostgreSQL operation may take before it fails.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A claim older than this, still without an identity, may be taken over.
 pub const STALE_CLAIM: Duration = Duration::from_secs(60);
 
@@ -169,41 +172,44 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                let c = p.client().await?;
-                let inserted = c
-                    .execute(
-                        "INSERT INTO acs_identity_map (app_user, acs_id, claimed_at)
+                bounded(async {
+                    let c = p.client().await?;
+                    let inserted = c
+                        .execute(
+                            "INSERT INTO acs_identity_map (app_user, acs_id, claimed_at)
                          VALUES ($1, NULL, $2) ON CONFLICT (app_user) DO NOTHING",
-                        &[&user, &now_ms()],
-                    )
-                    .await
-                    .map_err(pg)?;
-                if inserted == 1 {
-                    return Ok(Claim::Won);
-                }
-                let row = c
-                    .query_opt(
-                        "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
-                        &[&user],
-                    )
-                    .await
-                    .map_err(pg)?;
-                if let Some(id) = row.and_then(|r| r.get::<_, Option<String>>(0)) {
-                    return Ok(Claim::Mapped(id));
-                }
-                let taken = c
-                    .execute(
-                        "UPDATE acs_identity_map SET claimed_at = $2
+                            &[&user, &now_ms()],
+                        )
+                        .await
+                        .map_err(pg)?;
+                    if inserted == 1 {
+                        return Ok(Claim::Won);
+                    }
+                    let row = c
+                        .query_opt(
+                            "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
+                            &[&user],
+                        )
+                        .await
+                        .map_err(pg)?;
+                    if let Some(id) = row.and_then(|r| r.get::<_, Option<String>>(0)) {
+                        return Ok(Claim::Mapped(id));
+                    }
+                    let taken = c
+                        .execute(
+                            "UPDATE acs_identity_map SET claimed_at = $2
                          WHERE app_user = $1 AND acs_id IS NULL AND claimed_at < $3",
-                        &[&user, &now_ms(), &stale_before()],
-                    )
-                    .await
-                    .map_err(pg)?;
-                Ok(if taken == 1 {
-                    Claim::Won
-                } else {
-                    Claim::Pending
+                            &[&user, &now_ms(), &stale_before()],
+                        )
+                        .await
+                        .map_err(pg)?;
+                    Ok(if taken == 1 {
+                        Claim::Won
+                    } else {
+                        Claim::Pending
+                    })
                 })
+                .await
             }
         }
     }
@@ -228,16 +234,20 @@ impl Store {
                 })
                 .await
             }
-            Store::Postgres(p) => Ok(p
-                .client()
-                .await?
-                .query_opt(
-                    "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
-                    &[&user],
-                )
+            Store::Postgres(p) => {
+                bounded(async {
+                    Ok(p.client()
+                        .await?
+                        .query_opt(
+                            "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
+                            &[&user],
+                        )
+                        .await
+                        .map_err(pg)?
+                        .and_then(|r| r.get(0)))
+                })
                 .await
-                .map_err(pg)?
-                .and_then(|r| r.get(0))),
+            }
         }
     }
 
@@ -307,13 +317,17 @@ impl Store {
                 })
                 .await
             }
-            Store::Postgres(p) => p
-                .client()
-                .await?
-                .simple_query("SELECT 1")
+            Store::Postgres(p) => {
+                bounded(async {
+                    p.client()
+                        .await?
+                        .simple_query("SELECT 1")
+                        .await
+                        .map(|_| ())
+                        .map_err(pg)
+                })
                 .await
-                .map(|_| ())
-                .map_err(pg),
+            }
         }
     }
 
@@ -341,7 +355,8 @@ impl Store {
                     .iter()
                     .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
                     .collect();
-                p.client().await?.execute(pg_sql, &params).await.map_err(pg)
+                bounded(async { p.client().await?.execute(pg_sql, &params).await.map_err(pg) })
+                    .await
             }
         }
     }
@@ -395,6 +410,16 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
     Ok(client)
 }
 
+/// A PostgreSQL operation (connection included) that ends with an error
+/// after [`QUERY_TIMEOUT`] instead of waiting on a silent server.
+async fn bounded<T>(
+    operation: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(QUERY_TIMEOUT, operation)
+        .await
+        .unwrap_or_else(|_| Err(StoreError("PostgreSQL: no answer within 10 s".into())))
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -439,5 +464,27 @@ mod tests {
         store.forget("alice", "8:acs:one").await.unwrap();
         assert_eq!(store.lookup("alice").await.unwrap(), None);
         store.ping().await.unwrap();
+    }
+
+    /// A server that accepts and then says nothing: opening the store fails
+    /// within the bound instead of waiting for ever.
+    #[tokio::test]
+    async fn a_silent_postgres_server_fails_within_the_bound() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "postgres://x@{}/db?sslmode=disable",
+            silent.local_addr().unwrap()
+        );
+        let held = tokio::spawn(async move {
+            let (socket, _) = silent.accept().await.unwrap();
+            // Hold the connection open, silent, until the test ends.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(socket);
+        });
+        let started = std::time::Instant::now();
+        let error = Store::open(&url).await.unwrap_err().to_string();
+        assert!(error.contains("within 10 s"), "{error}");
+        assert!(started.elapsed() < QUERY_TIMEOUT + Duration::from_secs(5));
+        held.abort();
     }
 }
