@@ -21,6 +21,13 @@
 //!
 //! [cors]
 //! allowed_origins = ["https://app.example.com"]
+//!
+//! [server]                          # bounds on what a peer can make the service wait for
+//! header_timeout_seconds = 15       # a request head, or the next request on an idle connection
+//! body_timeout_seconds = 5          # a request body (408 past it)
+//! request_deadline_seconds = 10     # a whole request, every ACS call and retry included (503 past it)
+//! # max_connections = 960           # default: the descriptor limit less 64
+//! shutdown_grace_seconds = 10       # requests in flight may finish this long after SIGTERM
 //! ```
 //!
 //! | variable | overrides |
@@ -36,6 +43,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use acs_identity::TokenScope;
 use serde::Deserialize;
@@ -126,9 +134,102 @@ pub struct OidcConfig {
     #[serde(default = "default_user_claim")]
     pub user_claim: String,
     /// Fetch the keys again for an unknown `kid` at most this often
-    /// (seconds, default 30).
+    /// (seconds, default 30; at least [`MIN_JWKS_REFRESH_SECONDS`] in a
+    /// file or the environment, so made-up `kid`s cannot turn into a
+    /// stream of fetches).
     #[serde(default = "default_jwks_refresh")]
     pub jwks_refresh_seconds: u64,
+}
+
+/// The shortest `oidc.jwks_refresh_seconds` a configuration may set.
+pub const MIN_JWKS_REFRESH_SECONDS: u64 = 10;
+
+/// The bounds on what a peer can make the service wait for (`[server]`).
+///
+/// # Examples
+///
+/// ```
+/// use acs_identity_token_service::Config;
+///
+/// let config = Config::from_toml(r#"
+///     connection_string = "endpoint=https://contoso.communication.azure.com/;accesskey=a2V5"
+///     [oidc]
+///     issuer = "https://login.example.com/"
+///     audience = "my-app"
+///     [server]
+///     request_deadline_seconds = 5
+/// "#)?;
+/// let limits = config.server.limits();
+/// assert_eq!(limits.header_timeout.as_secs(), 15);
+/// assert_eq!(config.server.request_deadline().as_secs(), 5);
+/// # Ok::<(), acs_identity_token_service::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The longest wait for a request head, and for the next request on an
+    /// idle keep-alive connection (default 15).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_seconds: u64,
+    /// The longest wait for a request body (default 5); 408 past it.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_seconds: u64,
+    /// The longest a request may take, every call to Communication Services
+    /// and its retries included (default 10); 503 with `Retry-After` past it.
+    #[serde(default = "default_request_deadline")]
+    pub request_deadline_seconds: u64,
+    /// The most connections open at once (default: the process's
+    /// descriptor limit less 64, at most 10,000).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// How long requests in flight may finish after shutdown begins
+    /// (default 10); the process stops after it whatever its clients do.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: default_header_timeout(),
+            body_timeout_seconds: default_body_timeout(),
+            request_deadline_seconds: default_request_deadline(),
+            max_connections: None,
+            shutdown_grace_seconds: default_shutdown_grace(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The connection limits these settings make.
+    pub fn limits(&self) -> crate::server::Limits {
+        let defaults = crate::server::Limits::default();
+        crate::server::Limits {
+            header_timeout: Duration::from_secs(self.header_timeout_seconds),
+            body_timeout: Duration::from_secs(self.body_timeout_seconds),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+        }
+    }
+
+    /// The deadline of a whole request.
+    pub fn request_deadline(&self) -> Duration {
+        Duration::from_secs(self.request_deadline_seconds)
+    }
+}
+
+fn default_header_timeout() -> u64 {
+    15
+}
+fn default_body_timeout() -> u64 {
+    5
+}
+fn default_request_deadline() -> u64 {
+    10
+}
+fn default_shutdown_grace() -> u64 {
+    10
 }
 
 /// What tokens callers may get.
@@ -215,6 +316,9 @@ pub struct Config {
     /// Which browser origins may call.
     #[serde(default)]
     pub cors: CorsConfig,
+    /// Timeouts, the request deadline and the connection cap.
+    #[serde(default)]
+    pub server: ServerConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -337,6 +441,39 @@ impl Config {
         }
         if self.oidc.issuer.is_empty() || self.oidc.audience.is_empty() {
             return Err(invalid("oidc", "issuer and audience are required"));
+        }
+        if self.oidc.jwks_refresh_seconds < MIN_JWKS_REFRESH_SECONDS {
+            return Err(ConfigError::Invalid {
+                name: "oidc.jwks_refresh_seconds",
+                message: format!(
+                    "must be at least {MIN_JWKS_REFRESH_SECONDS} (each refresh is a fetch of the issuer's keys)"
+                ),
+            });
+        }
+        for (name, value) in [
+            (
+                "server.header_timeout_seconds",
+                self.server.header_timeout_seconds,
+            ),
+            (
+                "server.body_timeout_seconds",
+                self.server.body_timeout_seconds,
+            ),
+            (
+                "server.request_deadline_seconds",
+                self.server.request_deadline_seconds,
+            ),
+            (
+                "server.shutdown_grace_seconds",
+                self.server.shutdown_grace_seconds,
+            ),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(invalid(name, "must be 1 to 3600 seconds"));
+            }
+        }
+        if self.server.max_connections == Some(0) {
+            return Err(invalid("server.max_connections", "must be at least 1"));
         }
         for scope in &self.tokens.scopes {
             if !scope

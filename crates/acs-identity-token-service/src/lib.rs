@@ -60,18 +60,21 @@ mod dev_issuer;
 pub mod limit;
 pub mod metrics;
 pub mod oidc;
+pub mod server;
 pub mod service;
 pub mod store;
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use acs_identity::{CommunicationIdentityClient, preview};
+use acs_identity::{ClientBuilder, CommunicationIdentityClient, RetryOptions};
 use axum::Router;
 use axum::http::HeaderValue;
 
-pub use config::{ApiVersion, Config, ConfigError, CorsConfig, OidcConfig, Secret, TokensConfig};
+pub use config::{
+    ApiVersion, Config, ConfigError, CorsConfig, OidcConfig, Secret, ServerConfig, TokensConfig,
+};
 pub use dev_issuer::DevIssuer;
 pub use oidc::Refusal;
 
@@ -95,6 +98,7 @@ pub enum StartError {
 pub struct TokenService {
     inner: Arc<service::Inner>,
     origins: Vec<HeaderValue>,
+    limits: server::Limits,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -106,6 +110,25 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
+/// The client's settings under a request deadline: its calls end within
+/// it (a second is left for the store and the answer), each try gets half
+/// of it, and a wait ACS asks for that is longer than a second is passed
+/// on to the caller rather than slept on.
+fn client_builder(
+    connection_string: &str,
+    deadline: Duration,
+) -> acs_identity::Result<ClientBuilder> {
+    let calls = deadline
+        .saturating_sub(Duration::from_secs(1))
+        .max(Duration::from_millis(500));
+    Ok(
+        CommunicationIdentityClient::builder_from_connection_string(connection_string)?
+            .deadline(calls)
+            .per_try_timeout(calls / 2)
+            .retry(RetryOptions::default().max_delay(Duration::from_secs(1))),
+    )
+}
+
 impl TokenService {
     /// Builds the client, opens the store and prepares the verifier (the
     /// issuer's keys are fetched on first use).
@@ -115,15 +138,14 @@ impl TokenService {
     /// [`StartError`] when the connection string, the store or an origin
     /// cannot be used.
     pub async fn new(config: &Config) -> Result<Self, StartError> {
-        let connection_string = config.connection_string.expose();
+        let deadline = config.server.request_deadline();
+        let client = client_builder(config.connection_string.expose(), deadline)?;
         let acs = match config.api_version {
             ApiVersion::Stable => service::Acs::Stable(
-                CommunicationIdentityClient::from_connection_string(connection_string)?,
+                client.build()?,
                 store::Store::open(config.store.expose()).await?,
             ),
-            ApiVersion::Preview => service::Acs::Preview(
-                preview::CommunicationIdentityClient::from_connection_string(connection_string)?,
-            ),
+            ApiVersion::Preview => service::Acs::Preview(client.build_preview()?),
         };
         let origins = config
             .cors
@@ -142,11 +164,14 @@ impl TokenService {
             cache: config.tokens.cache.then(cache::TokenCache::default),
             limit: limit::RateLimit::new(config.tokens.rate_limit_per_minute),
             metrics: metrics::Metrics::default(),
-            ready: Mutex::new(None),
+            ready: tokio::sync::Mutex::new(None),
+            deadline,
+            body_timeout: config.server.limits().body_timeout,
         };
         Ok(Self {
             inner: Arc::new(inner),
             origins,
+            limits: config.server.limits(),
         })
     }
 
@@ -155,20 +180,21 @@ impl TokenService {
         service::router(Arc::clone(&self.inner), &self.origins)
     }
 
-    /// Serves on `listener` until `shutdown` completes, then finishes the
-    /// requests in flight.
+    /// Serves on `listener` until `shutdown` completes, then lets the
+    /// requests in flight finish within the shutdown grace period, under
+    /// the bounds of `[server]` ([`server::Limits`]): request heads, bodies
+    /// and idle connections time out, open connections are capped.
     ///
     /// # Errors
     ///
-    /// When accepting connections fails.
+    /// None today: accept errors pause the loop instead of ending it.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        let router = self.router();
+        server::serve(listener, router, self.limits, shutdown).await
     }
 
     /// The Prometheus metrics text (what `GET /metrics` answers).

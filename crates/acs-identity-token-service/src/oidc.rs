@@ -6,7 +6,9 @@
 //! issuer's JWKS whose own `alg` (when it states one) is the same, the
 //! signature verifies, `iss` and `aud` are exactly the configured ones,
 //! `exp` has not passed and `nbf` (when present) has (a minute of leeway for
-//! clock skew), and the configured user claim is a non-empty string.
+//! clock skew), and the configured user claim is a non-empty string of at
+//! most 256 characters without control characters. Keys whose `use` or
+//! `key_ops` exclude verifying signatures are ignored.
 //!
 //! The keys are fetched on first use, again when a token names a `kid` they
 //! do not have (the issuer rotated its keys; at most once per
@@ -18,7 +20,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
+use jsonwebtoken::jwk::{JwkSet, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -72,7 +74,8 @@ pub enum Refusal {
     Issuer,
     /// Another audience.
     Audience,
-    /// The user claim is missing, empty or too long.
+    /// The user claim is missing, empty, too long, or holds a control
+    /// character (NUL among them) the store cannot keep.
     User,
     /// The issuer's keys could not be fetched (the service's problem, not
     /// the caller's: answered 503).
@@ -208,11 +211,7 @@ impl Verifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|e| refusal(e.kind()))?;
         match data.claims.get(&self.user_claim) {
-            Some(Value::String(user))
-                if !user.trim().is_empty() && user.chars().count() <= MAX_USER_CHARS =>
-            {
-                Ok(user.clone())
-            }
+            Some(Value::String(user)) if storable_user(user) => Ok(user.clone()),
             _ => Err(Refusal::User),
         }
     }
@@ -308,7 +307,7 @@ impl Verifier {
             let Some(kid) = &jwk.common.key_id else {
                 continue;
             };
-            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+            if !for_verifying(&jwk.common) {
                 continue;
             }
             let Ok(key) = DecodingKey::from_jwk(jwk) else {
@@ -351,6 +350,29 @@ impl Verifier {
     }
 }
 
+/// Whether a JWK may verify signatures: its `use`, when stated, is `sig`,
+/// and its `key_ops`, when stated, include `verify`.
+fn for_verifying(common: &jsonwebtoken::jwk::CommonParameters) -> bool {
+    let use_ok = match &common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => true,
+        Some(_) => false,
+    };
+    let ops_ok = common
+        .key_operations
+        .as_ref()
+        .is_none_or(|ops| ops.contains(&KeyOperations::Verify));
+    use_ok && ops_ok
+}
+
+/// Whether the store can hold `user` as a key: not blank, at most
+/// [`MAX_USER_CHARS`] characters, no NUL (PostgreSQL's text refuses it) and
+/// no other control character (it would only confuse logs and support).
+pub(crate) fn storable_user(user: &str) -> bool {
+    !user.trim().is_empty()
+        && user.chars().count() <= MAX_USER_CHARS
+        && !user.chars().any(char::is_control)
+}
+
 /// https, or http to a loopback host.
 pub(crate) fn secure_url(url: &reqwest::Url) -> bool {
     match url.scheme() {
@@ -382,5 +404,51 @@ fn refusal(kind: &jsonwebtoken::errors::ErrorKind) -> Refusal {
         K::InvalidSignature => Refusal::Signature,
         K::InvalidAlgorithm | K::InvalidAlgorithmName => Refusal::Algorithm,
         _ => Refusal::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(extra: Value) -> jsonwebtoken::jwk::CommonParameters {
+        let mut jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256", "kid": "k",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        });
+        jwk.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk)
+            .unwrap()
+            .common
+    }
+
+    #[test]
+    fn keys_whose_use_or_operations_exclude_verifying_are_ignored() {
+        use serde_json::json;
+        assert!(for_verifying(&common(json!({}))));
+        assert!(for_verifying(&common(json!({"use": "sig"}))));
+        assert!(for_verifying(&common(json!({"key_ops": ["verify"]}))));
+        assert!(for_verifying(&common(
+            json!({"key_ops": ["sign", "verify"]})
+        )));
+        assert!(!for_verifying(&common(json!({"use": "enc"}))));
+        assert!(!for_verifying(&common(json!({"key_ops": ["encrypt"]}))));
+        assert!(!for_verifying(&common(json!({"key_ops": []}))));
+        assert!(!for_verifying(&common(
+            json!({"use": "sig", "key_ops": ["wrapKey"]})
+        )));
+    }
+
+    #[test]
+    fn users_the_store_cannot_hold_are_refused() {
+        assert!(storable_user("alice@contoso.com"));
+        assert!(storable_user(&"é".repeat(MAX_USER_CHARS)));
+        assert!(!storable_user(&"é".repeat(MAX_USER_CHARS + 1)));
+        assert!(!storable_user("nul\0inside"));
+        assert!(!storable_user("line\nbreak"));
+        assert!(!storable_user("  "));
     }
 }

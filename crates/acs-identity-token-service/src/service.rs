@@ -12,18 +12,29 @@
 //!
 //! Errors are `{"error": {"code", "message"}}`: 400 `InvalidBody`, 401
 //! `InvalidToken` (with `WWW-Authenticate: Bearer`), 403 `ScopeNotAllowed`,
-//! 429 `TooManyRequests` (with `Retry-After`), 502 `UpstreamFailed`, 503
-//! `IssuerUnavailable`, `StoreUnavailable` or `Busy`.
+//! 408 `RequestTimeout` (the body did not arrive within the body timeout),
+//! 413 `BodyTooLarge`, 429 `TooManyRequests` (with `Retry-After`), 502
+//! `UpstreamFailed`, 503 `IssuerUnavailable`, `StoreUnavailable`, `Busy`,
+//! `UpstreamBusy` (Communication Services asked for a wait: its
+//! `Retry-After` is passed on), `UpstreamUnavailable` or `DeadlineExceeded`
+//! (the request deadline passed), each with `Retry-After`.
+//!
+//! Every request runs under the deadline of `[server]
+//! request_deadline_seconds`: it covers reading the body, the store and
+//! every call to Communication Services with its retries. A first-time
+//! creation runs in a task of its own, so a deadline or a caller that goes
+//! away never leaves a claimed mapping half-made: the creation finishes (or
+//! gives its claim back) within the client's own deadline.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acs_identity::{
     AccessToken, ApiFamily, CommunicationIdentityClient, CommunicationUserIdentifier,
     IdentityClient, TokenScope, preview,
 };
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -49,7 +60,7 @@ const MAX_AUTHORIZATION: usize = 16 * 1024;
 const MAPPING_WAIT: Duration = Duration::from_secs(15);
 
 /// How long a readiness answer is reused.
-const READY_FOR: Duration = Duration::from_secs(5);
+pub const READY_FOR: Duration = Duration::from_secs(5);
 
 /// The client of either api-version.
 #[derive(Debug, Clone)]
@@ -70,7 +81,13 @@ pub(crate) struct Inner {
     pub cache: Option<TokenCache>,
     pub limit: crate::limit::RateLimit,
     pub metrics: Metrics,
-    pub ready: Mutex<Option<(Instant, bool, serde_json::Value)>>,
+    /// The last readiness answer. Held across a probe, so concurrent
+    /// callers wait for one probe and share its answer.
+    pub ready: tokio::sync::Mutex<Option<(Instant, bool, serde_json::Value)>>,
+    /// The deadline of a whole request.
+    pub deadline: Duration,
+    /// The longest wait for a request body.
+    pub body_timeout: Duration,
 }
 
 /// The router over `inner`, with CORS for `origins`.
@@ -81,7 +98,10 @@ pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue]) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&inner),
+            within_deadline,
+        ))
         .with_state(inner);
     if !origins.is_empty() {
         use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -118,6 +138,59 @@ async fn log(request: Request, next: Next) -> Response {
         reason = reason.unwrap_or(""),
     );
     response
+}
+
+/// Runs the request under the service's deadline: past it the caller gets
+/// 503 `DeadlineExceeded` with `Retry-After`, within the deadline.
+async fn within_deadline(
+    State(inner): State<Arc<Inner>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(inner.deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "DeadlineExceeded",
+                "deadline",
+                format!(
+                    "the request could not be completed within {} s; try again",
+                    inner.deadline.as_secs()
+                ),
+            );
+            e.retry_after = Some(1);
+            inner.refuse(e).into_response()
+        }
+    }
+}
+
+/// The request body, at most [`MAX_BODY`] bytes, read within the body
+/// timeout.
+async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt as _;
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BodyTooLarge",
+            "body",
+            format!("the body must be at most {MAX_BODY} bytes"),
+        )),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidBody",
+            "body",
+            "the body could not be read".into(),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            "body_timeout",
+            format!("the body did not arrive within {} s", timeout.as_secs()),
+        )),
+    }
 }
 
 /// An error answer.
@@ -174,6 +247,33 @@ impl ApiError {
 
     fn acs(error: &acs_identity::Error) -> Self {
         tracing::warn!(%error, "Communication Services refused or failed");
+        if let Some(wait) = error.retry_after()
+            && matches!(error.status(), Some(429 | 503))
+        {
+            // A wait longer than the client may make: passed on, not slept on.
+            let mut e = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UpstreamBusy",
+                "acs_busy",
+                "Communication Services is busy; try again after the Retry-After delay".into(),
+            );
+            e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+            return e;
+        }
+        if matches!(
+            error,
+            acs_identity::Error::Timeout { .. } | acs_identity::Error::Transport(_)
+        ) || matches!(error.status(), Some(429 | 503 | 504))
+        {
+            let mut e = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UpstreamUnavailable",
+                "acs_unavailable",
+                "Communication Services did not answer in time; try again later".into(),
+            );
+            e.retry_after = Some(1);
+            return e;
+        }
         Self::new(
             StatusCode::BAD_GATEWAY,
             "UpstreamFailed",
@@ -232,7 +332,7 @@ impl Inner {
     }
 
     /// A new token of `user` for `scopes`, and its ACS identity.
-    async fn mint(&self, user: &str, scopes: &[TokenScope]) -> Result<Cached, ApiError> {
+    async fn mint(self: &Arc<Self>, user: &str, scopes: &[TokenScope]) -> Result<Cached, ApiError> {
         match &self.acs {
             Acs::Preview(client) => {
                 let mut create = client
@@ -291,7 +391,7 @@ impl Inner {
     /// when the user has none. Exactly one request across all instances
     /// creates it; the others wait for it.
     async fn map(
-        &self,
+        self: &Arc<Self>,
         client: &CommunicationIdentityClient,
         store: &Store,
         user: &str,
@@ -303,35 +403,28 @@ impl Inner {
             match store.claim(user).await.map_err(|e| ApiError::store(&e))? {
                 Claim::Mapped(id) => return Ok(Mapped::Existing(id)),
                 Claim::Won => {
-                    let mut create = client.create_user_and_token(scopes.iter().cloned());
-                    if let Some(lifetime) = self.expires_in {
-                        create = create.expires_in(lifetime);
-                    }
-                    let created = match self.call(create.into_future()).await {
-                        Ok(created) => created,
-                        Err(e) => {
-                            if let Err(e) = store.release(user).await {
-                                tracing::warn!("{e}");
-                            }
-                            return Err(ApiError::acs(&e));
-                        }
-                    };
-                    self.metrics.created();
-                    let acs_id = created.user.id().to_string();
-                    if store
-                        .complete(user, &acs_id)
-                        .await
-                        .map_err(|e| ApiError::store(&e))?
-                    {
-                        return Ok(Mapped::Created(Cached {
-                            acs_id,
-                            token: created.access_token,
-                        }));
-                    }
-                    // Our claim went stale and another request took it over:
-                    // its identity stands, ours goes.
-                    if let Err(e) = self.call(client.delete_user(&created.user)).await {
-                        tracing::warn!(%e, "could not delete a surplus identity");
+                    // In a task of its own, so that the request's deadline
+                    // or a caller that goes away cannot cut the creation
+                    // off between ACS and the store.
+                    let created = tokio::spawn(create_mapped(
+                        Arc::clone(self),
+                        client.clone(),
+                        store.clone(),
+                        user.to_string(),
+                        scopes.to_vec(),
+                    ))
+                    .await
+                    .map_err(|e| {
+                        tracing::error!("the creation task failed: {e}");
+                        ApiError::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "internal",
+                            "the identity could not be created; try again".into(),
+                        )
+                    })??;
+                    if let Some(cached) = created {
+                        return Ok(Mapped::Created(cached));
                     }
                 }
                 Claim::Pending => {
@@ -355,8 +448,13 @@ impl Inner {
     /// Readiness: the store answers, the issuer's keys can be had, and
     /// Communication Services answers with the configured key (any answer
     /// but 401 says the endpoint is there and the key accepted).
+    ///
+    /// One probe at a time: concurrent callers wait for it and share its
+    /// answer, which is reused for [`READY_FOR`], so any number of calls
+    /// cost at most one request to ACS per period.
     async fn readiness(&self) -> (bool, serde_json::Value) {
-        if let Some((at, ok, body)) = &*self.ready.lock().unwrap_or_else(|e| e.into_inner())
+        let mut last = self.ready.lock().await;
+        if let Some((at, ok, body)) = &*last
             && at.elapsed() < READY_FOR
         {
             return (*ok, body.clone());
@@ -394,8 +492,7 @@ impl Inner {
             "issuer": issuer,
             "acs": acs,
         });
-        *self.ready.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), ok, body.clone()));
+        *last = Some((Instant::now(), ok, body.clone()));
         (ok, body)
     }
 }
@@ -403,6 +500,48 @@ impl Inner {
 enum Mapped {
     Existing(String),
     Created(Cached),
+}
+
+/// Creates the identity of a won claim and fills the claim in; gives the
+/// claim back when the creation fails. `None` when the claim went stale
+/// and another request took it over meanwhile: its identity stands and
+/// ours is deleted.
+async fn create_mapped(
+    inner: Arc<Inner>,
+    client: CommunicationIdentityClient,
+    store: Store,
+    user: String,
+    scopes: Vec<TokenScope>,
+) -> Result<Option<Cached>, ApiError> {
+    let mut create = client.create_user_and_token(scopes);
+    if let Some(lifetime) = inner.expires_in {
+        create = create.expires_in(lifetime);
+    }
+    let created = match inner.call(create.into_future()).await {
+        Ok(created) => created,
+        Err(e) => {
+            if let Err(e) = store.release(&user).await {
+                tracing::warn!("{e}");
+            }
+            return Err(ApiError::acs(&e));
+        }
+    };
+    inner.metrics.created();
+    let acs_id = created.user.id().to_string();
+    if store
+        .complete(&user, &acs_id)
+        .await
+        .map_err(|e| ApiError::store(&e))?
+    {
+        return Ok(Some(Cached {
+            acs_id,
+            token: created.access_token,
+        }));
+    }
+    if let Err(e) = inner.call(client.delete_user(&created.user)).await {
+        tracing::warn!(%e, "could not delete a surplus identity");
+    }
+    Ok(None)
 }
 
 async fn get_token<V: ApiFamily>(
@@ -489,20 +628,23 @@ fn requested_scopes(body: &[u8], allowed: &[TokenScope]) -> Result<Vec<TokenScop
     Ok(scopes)
 }
 
-async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    match issue(&inner, &headers, &body).await {
+async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Body) -> Response {
+    match issue(&inner, &headers, body).await {
         Ok(answer) => answer.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 async fn issue(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = inner.authenticate(headers).await?;
-    let scopes = requested_scopes(body, &inner.allowed).map_err(|e| inner.refuse(e))?;
+    let body = read_body(body, inner.body_timeout)
+        .await
+        .map_err(|e| inner.refuse(e))?;
+    let scopes = requested_scopes(&body, &inner.allowed).map_err(|e| inner.refuse(e))?;
     if let Err(wait) = inner.limit.check(&user, Instant::now()) {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -5,6 +5,8 @@
 //! the API describes, a body over the limit, a timeout or a transport
 //! failure.
 
+use std::time::{Duration, SystemTime};
+
 use progenitor_client::{Error as RawError, ResponseValue};
 
 use crate::convert::ErrorBody;
@@ -72,6 +74,7 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
     match err {
         RawError::ErrorResponse(response) => {
             let status = response.status().as_u16();
+            let retry_after = crate::retry::retry_after(response.headers(), SystemTime::now());
             let (code, message, target, details) = response.into_inner().into_parts();
             Error::Service(Box::new(ServiceError {
                 status,
@@ -81,6 +84,7 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
                 target,
                 details,
                 request_id,
+                retry_after,
             }))
         }
         RawError::CommunicationError(e)
@@ -103,7 +107,7 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
             }
         }
         RawError::InvalidResponsePayload(bytes, e) => match call.last_status() {
-            Some(s) if s >= 400 => not_the_error_shape(s, &bytes, request_id),
+            Some(s) if s >= 400 => not_the_error_shape(s, &bytes, request_id, None),
             status => decode(
                 status,
                 format!("not the JSON the API describes: {e}"),
@@ -113,9 +117,10 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
         },
         RawError::UnexpectedResponse(response) => {
             let status = response.status().as_u16();
+            let retry_after = crate::retry::retry_after(response.headers(), SystemTime::now());
             let body = response.bytes().await.unwrap_or_default();
             if status >= 400 {
-                not_the_error_shape(status, &body, request_id)
+                not_the_error_shape(status, &body, request_id, retry_after)
             } else {
                 decode(
                     Some(status),
@@ -137,7 +142,12 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
 
 /// An error status whose body is not the service's error JSON: the text
 /// becomes the message.
-fn not_the_error_shape(status: u16, body: &[u8], request_id: Option<String>) -> Error {
+fn not_the_error_shape(
+    status: u16,
+    body: &[u8],
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
     Error::Service(Box::new(ServiceError {
         status,
         code: None,
@@ -145,6 +155,7 @@ fn not_the_error_shape(status: u16, body: &[u8], request_id: Option<String>) -> 
         target: None,
         details: vec![],
         request_id,
+        retry_after,
     }))
 }
 
@@ -161,6 +172,7 @@ fn too_large(status: u16, request_id: Option<String>) -> Error {
             target: None,
             details: vec![],
             request_id,
+            retry_after: None,
         }));
     }
     decode(

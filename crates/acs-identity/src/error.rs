@@ -223,6 +223,39 @@ impl Error {
         }
     }
 
+    /// The wait the service asked for with its last answer (`Retry-After`
+    /// or its millisecond forms), for a service error. The client returns
+    /// such an answer at once when the wait is longer than its retry
+    /// options or deadline allow; a server in front of it can pass it on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # emulator.set_faults("429/retry-after=20".parse()?);
+    /// use acs_identity::{AccessKey, CommunicationIdentityClient};
+    /// use std::time::Duration;
+    ///
+    /// // Throttled for 20 s, with a deadline of 5 s: no wait, the answer now.
+    /// let client = CommunicationIdentityClient::builder(&emulator.endpoint())
+    ///     .access_key(AccessKey::new(emulator.access_key())?)
+    ///     .deadline(Duration::from_secs(5))
+    ///     .build()?;
+    /// let err = client.create_user().await.unwrap_err();
+    /// assert_eq!(err.status(), Some(429));
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Service(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             name,
@@ -274,6 +307,9 @@ pub struct ServiceError {
     pub details: Vec<ErrorDetail>,
     /// The `x-ms-client-request-id` of the call.
     pub request_id: Option<String>,
+    /// The wait the service asked for with this answer (`Retry-After`,
+    /// `retry-after-ms` or `x-ms-retry-after-ms`), if any.
+    pub retry_after: Option<Duration>,
 }
 
 impl fmt::Display for ServiceError {
@@ -468,6 +504,7 @@ mod tests {
             target: Some("ExpiresInMinutes".into()),
             details: vec![],
             request_id: Some("abc".into()),
+            retry_after: None,
         }));
         assert_eq!(
             e.to_string(),
@@ -490,6 +527,7 @@ mod tests {
                 target: None,
                 details: vec![],
                 request_id: None,
+                retry_after: None,
             }))
         };
         assert!(service(503).is_retryable());

@@ -34,7 +34,7 @@ pub fn config_text(emulator: &Emulator, issuer: &DevIssuer, top: &str, tokens: &
     };
     format!(
         "connection_string = {conn:?}\n{store}{top}\n\
-         [oidc]\nissuer = {iss:?}\naudience = {AUDIENCE:?}\njwks_refresh_seconds = 0\n\
+         [oidc]\nissuer = {iss:?}\naudience = {AUDIENCE:?}\njwks_refresh_seconds = 10\n\
          [tokens]\n{tokens}\n",
         conn = emulator.connection_string(),
         iss = issuer.issuer(),
@@ -57,6 +57,17 @@ impl Setup {
         let issuer = DevIssuer::start().await.unwrap();
         let text = edit(&emulator, config_text(&emulator, &issuer, "", ""));
         let config = Config::from_toml(&text).unwrap();
+        Self::with(emulator, issuer, &config).await
+    }
+
+    /// A service of the default configuration, changed by `tune` after it
+    /// was read (for values a file may not set, such as a key refresh
+    /// interval below the floor).
+    pub async fn tuned(tune: impl FnOnce(&mut Config)) -> Self {
+        let emulator = Emulator::builder().start().await.unwrap();
+        let issuer = DevIssuer::start().await.unwrap();
+        let mut config = Config::from_toml(&config_text(&emulator, &issuer, "", "")).unwrap();
+        tune(&mut config);
         Self::with(emulator, issuer, &config).await
     }
 
