@@ -522,3 +522,42 @@ fn a_host_beyond_loopback_gets_a_warning() {
     let (child, _) = spawn_emulator(&["--port", "0", "--host", "127.0.0.1"]);
     assert!(!stop(child).contains("beyond"));
 }
+
+// Issue 20, item 7: files of the emulator command.
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A data file others can read (it holds the access key and the signing
+/// secret) is made the owner's only, with a warning.
+#[cfg(unix)]
+#[test]
+fn a_data_file_others_can_read_is_tightened_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("cli-data-mode");
+    let data = dir.join("state.db");
+    let data_arg = data.to_str().unwrap();
+    let (first, _) = spawn_emulator(&["--port", "0", "--data", data_arg]);
+    let quiet = stop(first);
+    assert_eq!(mode(&data), 0o600);
+    assert!(
+        !quiet.contains("0600"),
+        "no warning for a new file: {quiet}"
+    );
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (second, _) = spawn_emulator(&["--port", "0", "--data", data_arg]);
+    let warned = stop(second);
+    assert_eq!(mode(&data), 0o600);
+    assert!(
+        warned.contains("WARN") && warned.contains("0644") && warned.contains("0600"),
+        "{warned}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -125,8 +125,9 @@ pub enum EmulatorError {
         /// What went wrong.
         message: String,
     },
-    /// Another emulator holds the data file (an OS lock on `PATH.lock`,
-    /// released when that emulator exits, however it exits).
+    /// Another emulator holds the data file, under this name or another
+    /// (an OS lock on `PATH.lock` beside the file's resolved name, released
+    /// when that emulator exits, however it exits).
     #[error("the data file {path} is in use by another emulator; stop it or pick another file")]
     DataInUse {
         /// The file.
@@ -376,6 +377,13 @@ impl EmulatorBuilder {
     }
 
     /// Keep state in this SQLite file (default: in memory only).
+    ///
+    /// It holds the access key and the token signing secret: it is
+    /// created readable by its owner only (mode 0600), and a file others
+    /// can read is made 0600 at start, with a warning. Any name of the file
+    /// (a symlink, a path with `..`) meets the same lock
+    /// ([`EmulatorError::DataInUse`]); a file with several names (hard
+    /// links) is refused ([`EmulatorError::Data`]).
     pub fn data(mut self, path: impl Into<PathBuf>) -> Self {
         self.data = Some(path.into());
         self

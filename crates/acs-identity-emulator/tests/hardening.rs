@@ -709,3 +709,95 @@ async fn rs256_tokens_of_a_given_jwks_work_and_nothing_else_does() {
         201
     );
 }
+
+// Issue 20, item 7: the data file under any name, its mode, and origins.
+
+/// The data file reached through a symlink, a hard link or a `..` path is
+/// the same file: while one emulator holds it, no other starts on it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_file_under_another_name_is_still_refused() {
+    let dir = temp_dir("emulator-lock-names");
+    let path = dir.join("state.db");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&path, dir.join("link.db")).unwrap();
+    std::os::unix::fs::symlink(dir.join("sub"), dir.join("sub-link")).unwrap();
+    let first = Emulator::builder()
+        .access_key(KEY)
+        .data(&path)
+        .start()
+        .await
+        .unwrap();
+    let (_, user) = create(&first, json!({}), STABLE).await;
+    assert!(user["identity"]["id"].is_string(), "{user}");
+    let spellings = [
+        dir.join("link.db"),
+        dir.join("sub").join("..").join("state.db"),
+        dir.join("sub-link").join("..").join("state.db"),
+        dir.join(".").join("state.db"),
+    ];
+    for other in &spellings {
+        match Emulator::builder().data(other).start().await {
+            Err(EmulatorError::DataInUse { .. }) => {}
+            Ok(second) => {
+                second.shutdown().await;
+                panic!("a second emulator started on {}", other.display());
+            }
+            Err(e) => panic!("{}: {e}", other.display()),
+        }
+    }
+    // A hard link is a second name SQLite would keep a second journal for:
+    // refused while the first runs, and refused alone too.
+    std::fs::hard_link(&path, dir.join("hard.db")).unwrap();
+    let message = match Emulator::builder().data(dir.join("hard.db")).start().await {
+        Ok(second) => {
+            second.shutdown().await;
+            panic!("a second emulator started on a hard link");
+        }
+        Err(e) => e.to_string(),
+    };
+    assert!(message.contains("hard link"), "{message}");
+    first.shutdown().await;
+    let alone = Emulator::builder().data(&path).start().await.unwrap_err();
+    assert!(alone.to_string().contains("hard link"), "{alone}");
+    std::fs::remove_file(dir.join("hard.db")).unwrap();
+    // One name again: it starts, through the symlink too, with its data.
+    let again = Emulator::builder()
+        .data(dir.join("link.db"))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(identities(&again).await, 1);
+    again.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data file holds the access key and the signing secret: its owner's
+/// only, from creation on, and tightened when it was looser.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_file_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("emulator-mode");
+    let path = dir.join("state.db");
+    let first = Emulator::builder().data(&path).start().await.unwrap();
+    create(&first, json!({}), STABLE).await;
+    assert_eq!(mode(&path), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let side = dir.join(format!("state.db{suffix}"));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+        }
+    }
+    first.shutdown().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let second = Emulator::builder().data(&path).start().await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+    second.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
