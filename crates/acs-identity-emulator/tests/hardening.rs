@@ -772,6 +772,7 @@ async fn the_data_file_under_another_name_is_still_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -800,4 +801,109 @@ async fn the_data_file_is_its_owners_only() {
     assert_eq!(mode(&path), 0o600);
     second.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Sends `method /_emulator/{path}` with a JSON body and, when given, an
+/// Origin header.
+async fn control(e: &Emulator, method: Method, path: &str, origin: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}_emulator/{path}", e.endpoint()))
+        .header("content-type", "application/json")
+        .body(r#"{"faults": "503x1"}"#)
+        .timeout(LIMIT);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// A page on another site can send a JSON body with a script (the answer
+/// is unreadable to it, but the call is made): calls that change something
+/// are refused when they carry any Origin but the emulator's own.
+#[tokio::test]
+async fn emulator_calls_from_another_origin_are_refused() {
+    let e = emulator().await;
+    create(&e, json!({}), STABLE).await;
+    let own = format!("http://{}", e.addr());
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1",
+        "http://127.0.0.1:1",
+        "https://127.0.0.1:1",
+    ] {
+        let origin = if origin.ends_with(":1") {
+            origin.replace(":1", &format!(":{}", e.addr().port()))
+        } else {
+            origin.to_string()
+        };
+        if origin == own {
+            continue;
+        }
+        assert_eq!(
+            control(&e, Method::POST, "reset", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+        assert_eq!(
+            control(&e, Method::PUT, "faults", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+        assert_eq!(
+            control(&e, Method::PUT, "groups/g/members", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+        assert_eq!(
+            control(&e, Method::POST, "entra-token", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+    }
+    assert_eq!(identities(&e).await, 1, "nothing was reset");
+    let faults: Value = reqwest::get(format!("{}_emulator/faults", e.endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["faults"], "", "no fault armed");
+    // Reading is not changing: a GET with any Origin is answered.
+    let read = reqwest::Client::new()
+        .get(format!("{}_emulator/stats", e.endpoint()))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    // Its own origin (the inspector page), any case, and no Origin at all
+    // (a script, curl, a test) work.
+    assert_eq!(control(&e, Method::PUT, "faults", Some(&own)).await, 200);
+    assert_eq!(
+        control(
+            &e,
+            Method::PUT,
+            "faults",
+            Some(&own.replace("http", "HTTP"))
+        )
+        .await,
+        200
+    );
+    let localhost = format!("http://localhost:{}", e.addr().port());
+    let by_name = reqwest::Client::new()
+        .put(format!("{localhost}/_emulator/faults"))
+        .header("content-type", "application/json")
+        .header("origin", &localhost)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_name.status().as_u16(),
+        200,
+        "the page opened as localhost"
+    );
+    assert_eq!(control(&e, Method::POST, "reset", None).await, 204);
+    assert_eq!(identities(&e).await, 0);
 }
