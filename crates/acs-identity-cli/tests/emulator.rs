@@ -522,3 +522,119 @@ fn a_host_beyond_loopback_gets_a_warning() {
     let (child, _) = spawn_emulator(&["--port", "0", "--host", "127.0.0.1"]);
     assert!(!stop(child).contains("beyond"));
 }
+
+// Issue 20, item 7: files of the emulator command.
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Without --data, the generated key and certificate go to a new private
+/// directory (made exclusively, under a random name), never to a name
+/// someone else could have prepared: a symlink planted at the name the
+/// certificate used to get is left alone, and so is its target.
+#[cfg(unix)]
+#[test]
+fn tls_without_data_keeps_its_files_in_a_fresh_private_directory() {
+    let tmp = temp_dir("cli-tls-tmp");
+    let victim = tmp.join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    // The port the emulator will get, and the name it used to write to.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let planted = tmp.join(format!("acs-identity-emulator-{port}.pem"));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["emulator", "--quiet", "--tls", "--port", &port.to_string()])
+        .env("TMPDIR", &tmp)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut conn = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut conn)
+        .unwrap();
+    assert!(conn.starts_with("endpoint=https://"), "{conn:?}");
+    // The certificate line comes before the connection string.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let cert = PathBuf::from(
+        line.trim()
+            .strip_prefix("TLS certificate: ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .split(" (trust it")
+            .next()
+            .unwrap(),
+    );
+    let private = cert.parent().unwrap().to_path_buf();
+    assert!(private.starts_with(&tmp), "{}", private.display());
+    assert_ne!(private, tmp, "a directory of its own");
+    assert_ne!(cert, planted);
+    assert!(
+        !private
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .contains(&port.to_string()),
+        "the name is not derived from the port: {}",
+        private.display()
+    );
+    assert_eq!(mode(&private), 0o700);
+    let key = private.join(acs_identity_emulator::KEY_FILE);
+    assert_eq!(mode(&key), 0o600);
+    assert!(
+        std::fs::read_to_string(&cert)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(std::fs::read_link(&planted).unwrap(), victim);
+    // A second one gets another directory.
+    let (second, _) = spawn_emulator(&["--port", "0", "--tls"]);
+    let other = stop(second);
+    assert!(!other.contains(&private.display().to_string()), "{other}");
+    child.stderr = Some(stderr.into_inner());
+    stop(child);
+    assert!(!private.exists(), "removed when the emulator stops");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// A data file others can read (it holds the access key and the signing
+/// secret) is made the owner's only, with a warning.
+#[cfg(unix)]
+#[test]
+fn a_data_file_others_can_read_is_tightened_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("cli-data-mode");
+    let data = dir.join("state.db");
+    let data_arg = data.to_str().unwrap();
+    let (first, _) = spawn_emulator(&["--port", "0", "--data", data_arg]);
+    let quiet = stop(first);
+    assert_eq!(mode(&data), 0o600);
+    assert!(
+        !quiet.contains("0600"),
+        "no warning for a new file: {quiet}"
+    );
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (second, _) = spawn_emulator(&["--port", "0", "--data", data_arg]);
+    let warned = stop(second);
+    assert_eq!(mode(&data), 0o600);
+    assert!(
+        warned.contains("WARN") && warned.contains("0644") && warned.contains("0600"),
+        "{warned}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -220,3 +220,197 @@ fn plain_http_to_loopback_is_allowed() {
     let out = run(Some(&conn), &["--output", "json", "user", "create"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+// Issue 20, items 7 and 8: every file the command reads is bounded, and an
+// `--auth entra` failure says why.
+
+/// Runs the command under a 1 GiB address-space limit (so an unbounded
+/// read fails fast instead of taking the machine's memory) and kills it
+/// after `LIMIT`; the output of a run that ended by itself.
+fn run_bounded(conn: Option<&str>, args: &[&str]) -> Output {
+    const LIMIT: Duration = Duration::from_secs(20);
+    let mut script = format!("ulimit -v 1048576; exec '{BIN}'");
+    for a in args {
+        script.push_str(&format!(" '{a}'"));
+    }
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", &script])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match conn {
+        Some(conn) => cmd.env("ACS_CONNECTION_STRING", conn),
+        None => cmd.env_remove("ACS_CONNECTION_STRING"),
+    };
+    let mut child = cmd.spawn().expect("bash runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not finish within {LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn files_it_reads_are_bounded_and_an_endless_one_is_a_usage_error() {
+    let dir = std::env::temp_dir().join(format!("acs-cli-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.json");
+    // Just over 1 MiB of valid JSON: refused for its size, not its content.
+    let mut json = String::from("{\"pad\": \"");
+    json.push_str(&"x".repeat(1024 * 1024));
+    json.push_str("\"}");
+    std::fs::write(&big, json).unwrap();
+    let big = big.to_str().unwrap();
+    // No server: refused before anything is sent.
+    let conn = "endpoint=https://acs-identity.invalid;accesskey=c2VjcmV0LWtleQ==";
+    let changes_zero = "@/dev/zero".to_string();
+    let changes_big = format!("@{big}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["emulator", "--port", "0", "--jwks", "/dev/zero"],
+            "--jwks",
+        ),
+        (vec!["emulator", "--port", "0", "--jwks", big], "--jwks"),
+        (
+            vec![
+                "emulator",
+                "--port",
+                "0",
+                "--tls",
+                "--tls-cert",
+                "/dev/zero",
+                "--tls-key",
+                "/dev/zero",
+            ],
+            "--tls-cert",
+        ),
+        (
+            vec!["assignment", "entra", "update", "--changes", &changes_zero],
+            "--changes",
+        ),
+        (
+            vec!["assignment", "entra", "update", "--changes", &changes_big],
+            "--changes",
+        ),
+        (
+            vec!["token", "exchange-entra", "--token-file", "/dev/zero"],
+            "--token-file",
+        ),
+        (
+            vec!["token", "exchange-entra", "--token-file", big],
+            "--token-file",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = run_bounded(Some(conn), &args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(err.contains("larger than"), "{args:?}: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: nothing started or was sent"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_host_that_is_neither_an_address_nor_a_name_is_a_usage_error_naming_it() {
+    for host in [
+        "a b",
+        "",
+        "exa mple.com",
+        "-bad",
+        "bad..name",
+        "a/b",
+        "[::1",
+        "x:y:z",
+    ] {
+        let arg = format!("--host={host}");
+        let out = run_bounded(None, &["emulator", "--port", "0", &arg]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{host:?}: {err}");
+        assert!(err.contains("--host"), "{host:?}: {err}");
+        assert!(err.contains(&format!("'{host}'")), "{host:?}: {err}");
+        assert!(!err.contains("127.0.0.1:0"), "{host:?}: {err}");
+        assert!(out.stdout.is_empty(), "{host:?}: no connection string");
+    }
+}
+
+/// A directory holding only an executable `name` running `script`.
+#[cfg(unix)]
+fn tool_dir(dir: &std::path::Path, name: &str, script: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `--auth entra user create` with `PATH` set to `path` only.
+fn entra_with_path(path: &std::path::Path) -> Output {
+    // The endpoint is never reached: the credential fails first.
+    Command::new(BIN)
+        .args([
+            "--auth",
+            "entra",
+            "--endpoint",
+            "https://acs-identity.invalid/",
+            "user",
+            "create",
+        ])
+        .env("PATH", path)
+        .env_remove("ACS_CONNECTION_STRING")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn auth_entra_failures_name_their_cause_and_no_secret() {
+    let base = std::env::temp_dir().join(format!("acs-cli-entra-{}", std::process::id()));
+    // Neither az nor azd on PATH (an empty directory).
+    let empty = base.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = entra_with_path(&empty);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("az not found on PATH"), "{err}");
+    assert!(err.contains("azd not found on PATH"), "{err}");
+    assert!(!err.contains("\\u{a}"), "one readable line: {err}");
+
+    // Installed, not signed in: the tool's own message, with a token it
+    // happened to print masked.
+    let secret = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ2aWN0aW0ifQ.c2lnbmF0dXJlLW9mLWEtcmVhbC10b2tlbg";
+    let tools = base.join("tools");
+    tool_dir(
+        &tools,
+        "az",
+        &format!(
+            "#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account (cached {secret}).\" >&2\nexit 1\n"
+        ),
+    );
+    tool_dir(
+        &tools,
+        "azd",
+        "#!/bin/sh\necho 'ERROR: not logged in, run `azd auth login` to login' >&2\nexit 1\n",
+    );
+    let out = entra_with_path(&tools);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Please run 'az login'"), "{err}");
+    assert!(err.contains("azd auth login"), "{err}");
+    assert!(!err.contains(secret), "{err}");
+    assert!(!err.contains("c2lnbmF0dXJlLW9mLWEtcmVhbC10b2tlbg"), "{err}");
+    std::fs::remove_dir_all(&base).unwrap();
+}

@@ -20,14 +20,19 @@
 //! Calls that change something (`PUT`, and `POST /_emulator/reset`) must say
 //! `Content-Type: application/json`, else 415: an HTML form on another
 //! site cannot send that type, and a script there would need a CORS
-//! preflight, which the emulator never allows. The page is served with a
+//! preflight, which the emulator never allows. Every call but `GET` and
+//! `HEAD` that carries an `Origin` other than the emulator's own (the
+//! scheme and the Host the request was sent to, as the inspector page
+//! sends it) is refused with 403: a script on another site can send a
+//! JSON body without reading the answer. Calls without an `Origin` (curl,
+//! scripts, tests) are not browsers' and pass. The page is served with a
 //! `Content-Security-Policy` that allows only its own files and no framing.
 
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderValue, ORIGIN};
 use hyper::{HeaderMap, Method, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -96,13 +101,32 @@ fn says_json(headers: &HeaderMap) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Answers `method` on `/_emulator{path}`.
+/// Whether the request carries an `Origin` other than
+/// `{scheme}://{authority}` (compared without regard to case), or more
+/// than one.
+fn from_another_origin(headers: &HeaderMap, scheme: &str, authority: Option<&str>) -> bool {
+    let mut origins = headers.get_all(ORIGIN).iter();
+    let Some(origin) = origins.next() else {
+        return false;
+    };
+    if origins.next().is_some() {
+        return true;
+    }
+    let (Ok(origin), Some(authority)) = (origin.to_str(), authority) else {
+        return true;
+    };
+    !origin.eq_ignore_ascii_case(&format!("{scheme}://{authority}"))
+}
+
+/// Answers `method` on `/_emulator{path}`; `authority` is the Host (or
+/// HTTP/2 `:authority`) the request was sent to, already checked.
 pub fn handle(
     shared: &Shared,
     method: &Method,
     path: &str,
     query: &str,
     headers: &HeaderMap,
+    authority: Option<&str>,
     body: &[u8],
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -115,6 +139,15 @@ pub fn handle(
             415,
             "UnsupportedMediaType",
             "Emulator calls that change something must be sent with Content-Type: application/json.",
+        ));
+    }
+    if !matches!(*method, Method::GET | Method::HEAD)
+        && from_another_origin(headers, shared.scheme, authority)
+    {
+        return Err(ApiError::new(
+            403,
+            "CrossOriginRequest",
+            "Emulator calls other than GET are refused from a page of another origin.",
         ));
     }
     let answer = match (method.as_str(), segments.as_slice()) {

@@ -50,6 +50,31 @@ pub fn check(
     Ok(())
 }
 
+/// Whether `host` (as given to `--host`) is an IP address (IPv6 with or
+/// without brackets) or a host name: dot-separated labels of 1 to 63
+/// letters, digits, `-` and `_`, not starting or ending with `-`, at most
+/// 253 characters, an optional final dot.
+pub fn is_address_or_name(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return bare == host || bare.contains(':');
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// `name[:port]` with a loopback name or `also`.
 fn check_name(host: &str, also: Option<&str>) -> Result<(), ApiError> {
     let (name, port) = split(host)
@@ -183,6 +208,41 @@ mod tests {
         assert_eq!(with("localhost", "devbox.lan"), Ok(()));
         assert_eq!(with("evil.example", "devbox.lan"), Err(421));
         assert_eq!(with("devbox.lan.evil.example", "devbox.lan"), Err(421));
+    }
+
+    #[test]
+    fn hosts_to_listen_on_are_addresses_or_names() {
+        for good in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "::1",
+            "[::1]",
+            "fd00::5",
+            "localhost",
+            "devbox.lan",
+            "devbox.lan.",
+            "my_service",
+            "a-b.example",
+        ] {
+            assert!(is_address_or_name(good), "{good}");
+        }
+        let long = format!("{}.example", "a".repeat(64));
+        for bad in [
+            "",
+            "a b",
+            "-bad",
+            "bad-",
+            "bad..name",
+            "a/b",
+            "[::1",
+            "x:y:z",
+            "[127.0.0.1]",
+            ".",
+            "a\u{0}b",
+            &long,
+        ] {
+            assert!(!is_address_or_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

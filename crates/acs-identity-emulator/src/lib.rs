@@ -73,7 +73,7 @@ pub use inspect::{
 };
 pub use management_token::AUDIENCES as MANAGEMENT_AUDIENCES;
 #[cfg(feature = "tls")]
-pub use tls::{CERTIFICATE_FILE, KEY_FILE, TlsCertificate};
+pub use tls::{CERTIFICATE_FILE, KEY_FILE, MAX_PEM_FILE, TlsCertificate};
 
 use management_token::EntraKeys;
 use server::Limits;
@@ -109,9 +109,19 @@ pub enum EmulatorError {
     /// The access key is not base64.
     #[error("the access key is not base64")]
     InvalidAccessKey,
+    /// The host given to [`EmulatorBuilder::host`] is neither an IP
+    /// address nor a host name.
+    #[error("`{host}` is neither an IP address nor a host name")]
+    InvalidHost {
+        /// The host as given.
+        host: String,
+    },
     /// The port could not be bound.
-    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    #[error("could not listen on {host}:{port}: {source}")]
     Bind {
+        /// The address or name asked for (`127.0.0.1` unless
+        /// [`EmulatorBuilder::host`] was given; IPv6 in brackets).
+        host: String,
         /// The port asked for.
         port: u16,
         /// The error.
@@ -125,8 +135,9 @@ pub enum EmulatorError {
         /// What went wrong.
         message: String,
     },
-    /// Another emulator holds the data file (an OS lock on `PATH.lock`,
-    /// released when that emulator exits, however it exits).
+    /// Another emulator holds the data file, under this name or another
+    /// (an OS lock on `PATH.lock` beside the file's resolved name, released
+    /// when that emulator exits, however it exits).
     #[error("the data file {path} is in use by another emulator; stop it or pick another file")]
     DataInUse {
         /// The file.
@@ -350,7 +361,10 @@ impl EmulatorBuilder {
     /// instead of 127.0.0.1: for a container, or other machines on the
     /// LAN. The Host check accepts this name too (besides the loopback
     /// names). A host that is not loopback is logged as a warning: the
-    /// emulator has no access control beyond its key.
+    /// emulator has no access control beyond its key. Anything but an IP
+    /// address (bracketed or not for IPv6) or a host name (letters,
+    /// digits, `-` and `_` in dot-separated labels) is refused at
+    /// [`start`](Self::start) with [`EmulatorError::InvalidHost`].
     ///
     /// # Examples
     ///
@@ -376,6 +390,13 @@ impl EmulatorBuilder {
     }
 
     /// Keep state in this SQLite file (default: in memory only).
+    ///
+    /// It holds the access key and the token signing secret: it is
+    /// created readable by its owner only (mode 0600), and a file others
+    /// can read is made 0600 at start, with a warning. Any name of the file
+    /// (a symlink, a path with `..`) meets the same lock
+    /// ([`EmulatorError::DataInUse`]); a file with several names (hard
+    /// links) is refused ([`EmulatorError::Data`]).
     pub fn data(mut self, path: impl Into<PathBuf>) -> Self {
         self.data = Some(path.into());
         self
@@ -532,6 +553,11 @@ impl EmulatorBuilder {
         if let KeyChoice::Given(k) = &self.access_key {
             check_key(k)?;
         }
+        if let Some(host) = &self.host
+            && !host::is_address_or_name(host)
+        {
+            return Err(EmulatorError::InvalidHost { host: host.clone() });
+        }
         let store = match &self.data {
             Some(path) => Store::open(path).map_err(|e| match e {
                 OpenError::InUse => EmulatorError::DataInUse { path: path.clone() },
@@ -562,15 +588,23 @@ impl EmulatorBuilder {
                 message: e.to_string(),
             })?;
         let bind_host = self.host.clone().unwrap_or_else(|| "127.0.0.1".to_string());
-        let listener = TcpListener::bind((bind_host.trim_matches(['[', ']']), self.port))
+        let bind_name = bind_host.trim_matches(['[', ']']);
+        let shown_host = if bind_name.contains(':') {
+            format!("[{bind_name}]")
+        } else {
+            bind_name.to_string()
+        };
+        let listener = TcpListener::bind((bind_name, self.port))
             .await
             .map_err(|source| EmulatorError::Bind {
+                host: shown_host.clone(),
                 port: self.port,
                 source,
             })?;
         let addr = listener
             .local_addr()
             .map_err(|source| EmulatorError::Bind {
+                host: shown_host,
                 port: self.port,
                 source,
             })?;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, HeaderValue};
+use hyper::header::{CONNECTION, HOST, HeaderValue};
 use hyper::{Method, Request, Response};
 
 use crate::api_error::ApiError;
@@ -128,12 +128,17 @@ async fn answer(
         let rest = rest.to_string();
         let (parts, incoming) = req.into_parts();
         let body = gate::read_body(&parts.headers, incoming, shared.body_timeout).await?;
+        let authority = match parts.uri.authority() {
+            Some(a) => Some(a.as_str()),
+            None => parts.headers.get(HOST).and_then(|h| h.to_str().ok()),
+        };
         return Ok(crate::control::handle(
             shared,
             &method,
             &rest,
             parts.uri.query().unwrap_or_default(),
             &parts.headers,
+            authority,
             &body,
         )?);
     }

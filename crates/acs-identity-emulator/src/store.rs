@@ -82,6 +82,9 @@ pub enum OpenError {
     /// The lock file could not be created.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The file's name could not be resolved, or it has several.
+    #[error("{0}")]
+    Name(#[from] crate::data_lock::ResolveError),
     /// SQLite refused.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -169,9 +172,11 @@ impl Store {
         }
     }
 
-    /// A store kept in the SQLite file at `path` (created when missing),
-    /// locked against other emulators and checked for damage first.
+    /// A store kept in the SQLite file at `path` (created when missing,
+    /// its owner's only), locked against other emulators under its one name
+    /// (see [`crate::data_lock`]) and checked for damage first.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
+        let path = &crate::data_lock::resolve(path)?;
         let data_lock = DataLock::acquire(path)?.ok_or(OpenError::InUse)?;
         quick_check(path)?;
         let conn = Connection::open(path)?;

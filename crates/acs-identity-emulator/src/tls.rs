@@ -33,13 +33,16 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub enum TlsCertificate {
     /// A self-signed certificate for `localhost`, `127.0.0.1`, `::1` and
     /// the `--host` name. With `dir`, kept there as
-    /// [`CERTIFICATE_FILE`] and [`KEY_FILE`] and reused on later starts
-    /// (delete them to make a new one); without, made anew each start.
+    /// [`CERTIFICATE_FILE`] and [`KEY_FILE`] (the key 0600, both created
+    /// new, never through an existing name or a symlink) and reused on
+    /// later starts (delete both to make a new one); without, made anew
+    /// each start and kept in memory only.
     Generated {
         /// Where to keep it.
         dir: Option<PathBuf>,
     },
-    /// A certificate chain and its private key, as PEM files.
+    /// A certificate chain and its private key, as PEM files of at most
+    /// [`MAX_PEM_FILE`] bytes each.
     Files {
         /// The certificate chain.
         cert: PathBuf,
@@ -80,15 +83,22 @@ pub fn prepare(
         TlsCertificate::Generated { dir: Some(dir) } => {
             let cert = dir.join(CERTIFICATE_FILE);
             let key = dir.join(KEY_FILE);
+            // A dangling symlink counts as there.
+            let there = |p: &Path| p.symlink_metadata().is_ok();
             if cert.exists() && key.exists() {
                 (read(&cert)?, read(&key)?, Some(cert))
+            } else if there(&cert) || there(&key) {
+                return Err(error(format!(
+                    "found one of {} and {} without the other: delete it to make a new certificate",
+                    cert.display(),
+                    key.display()
+                )));
             } else {
                 let (cert_pem, key_pem) = generate(host)?;
                 std::fs::create_dir_all(dir)
                     .map_err(|e| error(format!("could not create {}: {e}", dir.display())))?;
-                write_private(&key, &key_pem)?;
-                std::fs::write(&cert, &cert_pem)
-                    .map_err(|e| error(format!("could not write {}: {e}", cert.display())))?;
+                write_new(&key, &key_pem, 0o600)?;
+                write_new(&cert, &cert_pem, 0o644)?;
                 (cert_pem, key_pem, Some(cert))
             }
         }
@@ -118,9 +128,26 @@ pub fn prepare(
     })
 }
 
+/// The largest certificate or key file read.
+pub const MAX_PEM_FILE: u64 = 1024 * 1024;
+
+/// Reads a PEM file of at most [`MAX_PEM_FILE`] bytes (never more into
+/// memory, whatever the file is).
 fn read(path: &Path) -> Result<String, crate::EmulatorError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| error(format!("could not read {}: {e}", path.display())))
+    use std::io::Read as _;
+    let failed = |e: std::io::Error| error(format!("could not read {}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_PEM_FILE + 1).read_to_end(&mut bytes))
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_PEM_FILE {
+        return Err(error(format!(
+            "{} is larger than {} KiB",
+            path.display(),
+            MAX_PEM_FILE / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| error(format!("{} is not PEM text", path.display())))
 }
 
 /// A new self-signed certificate and its key, as PEM.
@@ -140,15 +167,19 @@ fn generate(host: Option<&str>) -> Result<(String, String), crate::EmulatorError
     Ok((certified.cert.pem(), certified.signing_key.serialize_pem()))
 }
 
-/// Writes the private key readable by its owner only.
-fn write_private(path: &Path, text: &str) -> Result<(), crate::EmulatorError> {
+/// Writes a new file with `mode` (on Unix): never over an existing file or
+/// through a symlink (`O_EXCL`), so a name prepared by someone else fails
+/// the start instead of receiving the key.
+fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), crate::EmulatorError> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+        options.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut file = options
         .open(path)
         .map_err(|e| error(format!("could not write {}: {e}", path.display())))?;

@@ -709,3 +709,201 @@ async fn rs256_tokens_of_a_given_jwks_work_and_nothing_else_does() {
         201
     );
 }
+
+// Issue 20, item 7: the data file under any name, its mode, and origins.
+
+/// The data file reached through a symlink, a hard link or a `..` path is
+/// the same file: while one emulator holds it, no other starts on it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_file_under_another_name_is_still_refused() {
+    let dir = temp_dir("emulator-lock-names");
+    let path = dir.join("state.db");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&path, dir.join("link.db")).unwrap();
+    std::os::unix::fs::symlink(dir.join("sub"), dir.join("sub-link")).unwrap();
+    let first = Emulator::builder()
+        .access_key(KEY)
+        .data(&path)
+        .start()
+        .await
+        .unwrap();
+    let (_, user) = create(&first, json!({}), STABLE).await;
+    assert!(user["identity"]["id"].is_string(), "{user}");
+    let spellings = [
+        dir.join("link.db"),
+        dir.join("sub").join("..").join("state.db"),
+        dir.join("sub-link").join("..").join("state.db"),
+        dir.join(".").join("state.db"),
+    ];
+    for other in &spellings {
+        match Emulator::builder().data(other).start().await {
+            Err(EmulatorError::DataInUse { .. }) => {}
+            Ok(second) => {
+                second.shutdown().await;
+                panic!("a second emulator started on {}", other.display());
+            }
+            Err(e) => panic!("{}: {e}", other.display()),
+        }
+    }
+    // A hard link is a second name SQLite would keep a second journal for:
+    // refused while the first runs, and refused alone too.
+    std::fs::hard_link(&path, dir.join("hard.db")).unwrap();
+    let message = match Emulator::builder().data(dir.join("hard.db")).start().await {
+        Ok(second) => {
+            second.shutdown().await;
+            panic!("a second emulator started on a hard link");
+        }
+        Err(e) => e.to_string(),
+    };
+    assert!(message.contains("hard link"), "{message}");
+    first.shutdown().await;
+    let alone = Emulator::builder().data(&path).start().await.unwrap_err();
+    assert!(alone.to_string().contains("hard link"), "{alone}");
+    std::fs::remove_file(dir.join("hard.db")).unwrap();
+    // One name again: it starts, through the symlink too, with its data.
+    let again = Emulator::builder()
+        .data(dir.join("link.db"))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(identities(&again).await, 1);
+    again.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The data file holds the access key and the signing secret: its owner's
+/// only, from creation on, and tightened when it was looser.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_file_is_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("emulator-mode");
+    let path = dir.join("state.db");
+    let first = Emulator::builder().data(&path).start().await.unwrap();
+    create(&first, json!({}), STABLE).await;
+    assert_eq!(mode(&path), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let side = dir.join(format!("state.db{suffix}"));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+        }
+    }
+    first.shutdown().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let second = Emulator::builder().data(&path).start().await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+    second.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Sends `method /_emulator/{path}` with a JSON body and, when given, an
+/// Origin header.
+async fn control(e: &Emulator, method: Method, path: &str, origin: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}_emulator/{path}", e.endpoint()))
+        .header("content-type", "application/json")
+        .body(r#"{"faults": "503x1"}"#)
+        .timeout(LIMIT);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// A page on another site can send a JSON body with a script (the answer
+/// is unreadable to it, but the call is made): calls that change something
+/// are refused when they carry any Origin but the emulator's own.
+#[tokio::test]
+async fn emulator_calls_from_another_origin_are_refused() {
+    let e = emulator().await;
+    create(&e, json!({}), STABLE).await;
+    let own = format!("http://{}", e.addr());
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1",
+        "http://127.0.0.1:1",
+        "https://127.0.0.1:1",
+    ] {
+        let origin = if origin.ends_with(":1") {
+            origin.replace(":1", &format!(":{}", e.addr().port()))
+        } else {
+            origin.to_string()
+        };
+        if origin == own {
+            continue;
+        }
+        assert_eq!(
+            control(&e, Method::POST, "reset", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+        assert_eq!(
+            control(&e, Method::PUT, "faults", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+        assert_eq!(
+            control(&e, Method::PUT, "groups/g/members", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+        assert_eq!(
+            control(&e, Method::POST, "entra-token", Some(&origin)).await,
+            403,
+            "{origin}"
+        );
+    }
+    assert_eq!(identities(&e).await, 1, "nothing was reset");
+    let faults: Value = reqwest::get(format!("{}_emulator/faults", e.endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["faults"], "", "no fault armed");
+    // Reading is not changing: a GET with any Origin is answered.
+    let read = reqwest::Client::new()
+        .get(format!("{}_emulator/stats", e.endpoint()))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    // Its own origin (the inspector page), any case, and no Origin at all
+    // (a script, curl, a test) work.
+    assert_eq!(control(&e, Method::PUT, "faults", Some(&own)).await, 200);
+    assert_eq!(
+        control(
+            &e,
+            Method::PUT,
+            "faults",
+            Some(&own.replace("http", "HTTP"))
+        )
+        .await,
+        200
+    );
+    let localhost = format!("http://localhost:{}", e.addr().port());
+    let by_name = reqwest::Client::new()
+        .put(format!("{localhost}/_emulator/faults"))
+        .header("content-type", "application/json")
+        .header("origin", &localhost)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_name.status().as_u16(),
+        200,
+        "the page opened as localhost"
+    );
+    assert_eq!(control(&e, Method::POST, "reset", None).await, 204);
+    assert_eq!(identities(&e).await, 0);
+}

@@ -21,8 +21,7 @@ fn entra_json(a: &EntraAssignment) -> Value {
 /// Reads `--changes`: JSON text, or `@FILE`.
 fn changes(text: &str) -> Result<Vec<(String, Option<EntraAssignmentSpec>)>, Failure> {
     let text = match text.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::from(format!("could not read {path}: {e}")))?,
+        Some(path) => super::read_input_file(std::path::Path::new(path), "--changes file")?,
         None => text.to_string(),
     };
     let value: Value = serde_json::from_str(&text)

@@ -20,32 +20,38 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     if let Some(host) = &args.host {
         builder = builder.host(host);
     }
+    // Without --data, the generated key and certificate go to a new
+    // directory of this user's only (0700, a random name, created
+    // exclusively: no name another user could have prepared), removed
+    // when the command ends.
+    let mut private_dir = None;
+    let given_files = args.tls_cert.is_some();
     if args.tls {
-        let certificate = match (args.tls_cert, args.tls_key) {
-            (Some(cert), Some(key)) => TlsCertificate::Files { cert, key },
-            _ => TlsCertificate::Generated {
-                dir: args.data.as_ref().map(|d| {
-                    d.parent()
+        let certificate = match (args.tls_cert, args.tls_key, &args.data) {
+            (Some(cert), Some(key), _) => TlsCertificate::Files { cert, key },
+            (_, _, Some(data)) => TlsCertificate::Generated {
+                dir: Some(
+                    data.parent()
                         .unwrap_or(std::path::Path::new("."))
-                        .to_path_buf()
-                }),
+                        .to_path_buf(),
+                ),
             },
+            (_, _, None) => {
+                let dir = private_directory()?;
+                let path = dir.path().to_path_buf();
+                private_dir = Some(dir);
+                TlsCertificate::Generated { dir: Some(path) }
+            }
         };
         builder = builder.tls(certificate);
-    } else if args.tls_cert.is_some() {
+    } else if given_files {
         return Err(Failure::usage("--tls-cert and --tls-key need --tls"));
     }
     if let Some(path) = args.data {
         builder = builder.data(path);
     }
     if let Some(path) = args.jwks {
-        let document = std::fs::read_to_string(&path).map_err(|e| {
-            Failure::from(format!(
-                "could not read the JWKS file {}: {e}",
-                path.display()
-            ))
-        })?;
-        builder = builder.jwks(document);
+        builder = builder.jwks(super::read_input_file(&path, "JWKS file (--jwks)")?);
     }
     // Parsed (and bounds-checked) by clap: a bad spec exits 2 before this.
     if let Some(faults) = args.faults {
@@ -59,32 +65,22 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
             EmulatorError::InvalidAccessKey | EmulatorError::InvalidJwks { .. } => {
                 Failure::usage(e.to_string())
             }
-            EmulatorError::Bind { port, ref source }
-                if source.kind() == std::io::ErrorKind::AddrInUse =>
-            {
-                Failure::call(format!(
-                    "port {port} is in use (another emulator?): pass --port 0 for any free port"
-                ))
+            EmulatorError::InvalidHost { host } => Failure::usage(format!(
+                "invalid value '{host}' for --host: neither an IP address nor a host name"
+            )),
+            // The files given with --tls-cert and --tls-key are arguments.
+            EmulatorError::Tls { .. } if given_files => {
+                Failure::usage(format!("--tls-cert/--tls-key: {e}"))
             }
+            EmulatorError::Bind {
+                port, ref source, ..
+            } if source.kind() == std::io::ErrorKind::AddrInUse => Failure::call(format!(
+                "port {port} is in use (another emulator?): pass --port 0 for any free port"
+            )),
             other => Failure::call(other.to_string()),
         }
     })?;
-    if let Some(pem) = emulator.certificate_pem() {
-        // A certificate made for this run only is written where a client can
-        // read it (the certificate is public; its key stays in memory).
-        let path = match emulator.certificate_path() {
-            Some(path) => path.to_path_buf(),
-            None => {
-                let path = std::env::temp_dir().join(format!(
-                    "acs-identity-emulator-{}.pem",
-                    emulator.addr().port()
-                ));
-                std::fs::write(&path, pem).map_err(|e| {
-                    Failure::call(format!("could not write {}: {e}", path.display()))
-                })?;
-                path
-            }
-        };
+    if let Some(path) = emulator.certificate_path() {
         eprintln!(
             "TLS certificate: {} (trust it with REQUESTS_CA_BUNDLE and SSL_CERT_FILE for Python, NODE_EXTRA_CA_CERTS for Node, reqwest::Certificate::from_pem in Rust)",
             output::terminal_safe(&path.display().to_string())
@@ -95,7 +91,26 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
     output::line(&emulator.connection_string())?;
     wait_for_signal().await?;
     emulator.shutdown().await;
+    drop(private_dir);
     Ok(())
+}
+
+/// A new directory for the generated key and certificate: a random name
+/// under the temp directory, created with `mkdir` (which fails on any
+/// existing name, a symlink included), mode 0700.
+fn private_directory() -> Result<tempfile::TempDir, Failure> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("acs-identity-emulator-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir().map_err(|e| {
+        Failure::call(format!(
+            "could not create a private directory for the TLS key: {e}"
+        ))
+    })
 }
 
 #[cfg(unix)]

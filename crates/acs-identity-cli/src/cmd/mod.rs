@@ -68,9 +68,69 @@ impl From<acs_identity::Error> for Failure {
             Error::InvalidArgument { name, reason } if name != "nextLink" => {
                 Failure::usage(format!("invalid {}: {reason}", flag(name)))
             }
+            e @ Error::Credential { .. } => Failure::call(format!(
+                "{} (--auth entra signs in with the `az login` or `azd auth login` of this machine)",
+                with_causes(&e)
+            )),
             other => Failure::call(other.to_string()),
         }
     }
+}
+
+/// The longest cause shown (a tool's stderr can be a whole traceback).
+const MAX_CAUSE: usize = 2000;
+
+/// `e` and each of its causes not already in the text, on one line; a
+/// token-like word (a JWT, a long base64url run) a tool may have printed
+/// is masked.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let shown = c.to_string();
+        if !text.contains(shown.trim()) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = c.source();
+    }
+    let mut line = String::with_capacity(text.len());
+    for part in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    if let Some((cut, _)) = line.char_indices().nth(MAX_CAUSE) {
+        line.truncate(cut);
+        line.push('…');
+    }
+    mask_tokens(&line)
+}
+
+/// `text` with each JWT-shaped word (`eyJ…`) and each run of 40 or more
+/// base64url characters written as `[hidden]`.
+fn mask_tokens(text: &str) -> String {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| token_char(c)) {
+        out.push_str(&rest[..start]);
+        let word = &rest[start..];
+        let jwt = word.starts_with("eyJ");
+        let end = word
+            .find(|c: char| !(token_char(c) || (jwt && c == '.')))
+            .unwrap_or(word.len());
+        let (run, after) = word.split_at(end);
+        if (jwt && run.contains('.')) || run.len() >= 40 {
+            out.push_str("[hidden]");
+        } else {
+            out.push_str(run);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The command-line spelling of a library argument.
@@ -198,25 +258,52 @@ pub fn user_id(id: &str) -> Result<CommunicationUserIdentifier, Failure> {
 /// The largest token read from stdin or a file.
 const MAX_TOKEN_INPUT: u64 = 64 * 1024;
 
+/// The largest file read for `--jwks` or `--changes @FILE`.
+pub const MAX_INPUT_FILE: u64 = 1024 * 1024;
+
+/// Reads at most `limit` bytes from `reader` (never more into memory,
+/// whatever it is: `/dev/zero`, a huge file); `None` when there is more.
+fn read_bounded(reader: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
+/// The text of the file `path`, at most [`MAX_INPUT_FILE`] bytes;
+/// anything else is a usage error naming it as `what` (which names the
+/// flag).
+pub fn read_input_file(path: &std::path::Path, what: &str) -> Result<String, Failure> {
+    let shown = path.display();
+    let bytes = std::fs::File::open(path)
+        .and_then(|file| read_bounded(file, MAX_INPUT_FILE))
+        .map_err(|e| Failure::usage(format!("could not read the {what} {shown}: {e}")))?
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "the {what} {shown} is larger than {} KiB",
+                MAX_INPUT_FILE / 1024
+            ))
+        })?;
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::usage(format!("the {what} {shown} is not UTF-8 text")))
+}
+
 /// A token given as `--FLAG TOKEN`, `--FLAG -` (stdin) or `--token-file PATH`.
 pub fn token_input(
     value: Option<String>,
     file: Option<PathBuf>,
     flag: &str,
 ) -> Result<String, Failure> {
-    use std::io::Read as _;
     let read = |reader: &mut dyn std::io::Read, from: &str| {
-        let mut text = String::new();
-        reader
-            .take(MAX_TOKEN_INPUT + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::usage(format!("could not read the token from {from}: {e}")))?;
-        if text.len() as u64 > MAX_TOKEN_INPUT {
-            return Err(Failure::usage(format!(
-                "the token from {from} is longer than {MAX_TOKEN_INPUT} bytes"
-            )));
-        }
-        Ok(text)
+        let bytes = read_bounded(reader, MAX_TOKEN_INPUT)
+            .map_err(|e| Failure::usage(format!("could not read the token from {from}: {e}")))?
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "the token from {from} is larger than {MAX_TOKEN_INPUT} bytes"
+                ))
+            })?;
+        String::from_utf8(bytes)
+            .map_err(|_| Failure::usage(format!("the token from {from} is not UTF-8 text")))
     };
     let (text, from) = match (value, file) {
         (Some(v), _) if v == "-" => (
@@ -225,9 +312,9 @@ pub fn token_input(
         ),
         (Some(v), _) => (v, flag.to_owned()),
         (None, Some(path)) => {
-            let shown = path.display().to_string();
+            let shown = format!("--token-file {}", path.display());
             let mut f = std::fs::File::open(&path)
-                .map_err(|e| Failure::usage(format!("could not open --token-file {shown}: {e}")))?;
+                .map_err(|e| Failure::usage(format!("could not open {shown}: {e}")))?;
             (read(&mut f, &shown)?, shown)
         }
         (None, None) => return Err(Failure::usage(format!("give {flag} or --token-file"))),
@@ -268,5 +355,24 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             );
             crate::output::raw(&script)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_in_a_tools_message_are_masked_and_the_rest_kept() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        let opaque = "0.AXkA".to_string() + &"b".repeat(60);
+        let shown = mask_tokens(&format!(
+            "ERROR: token {jwt} or {opaque} refused for tenant 72f988bf-86f1-41af-91ab-2d7cd011db47."
+        ));
+        assert_eq!(
+            shown,
+            "ERROR: token [hidden] or 0.[hidden] refused for tenant 72f988bf-86f1-41af-91ab-2d7cd011db47."
+        );
+        assert_eq!(mask_tokens("az not found on PATH"), "az not found on PATH");
     }
 }
