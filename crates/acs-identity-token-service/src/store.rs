@@ -21,6 +21,25 @@ use tokio::sync::RwLock;
 /// How long a PostgreSQL operation may take before it fails.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a PostgreSQL store is run (SQLite takes none of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections kept to PostgreSQL, at most.
+    pub pool_size: usize,
+    /// How long one operation may take, connecting and waiting for a
+    /// connection included, before it fails.
+    pub query_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            query_timeout: QUERY_TIMEOUT,
+        }
+    }
+}
+
 /// A claim older than this, still without an identity, may be taken over.
 pub const STALE_CLAIM: Duration = Duration::from_secs(60);
 
@@ -68,6 +87,7 @@ impl std::fmt::Debug for Store {
 /// A PostgreSQL connection, made again when it drops.
 pub struct Postgres {
     url: String,
+    query_timeout: Duration,
     client: RwLock<Arc<tokio_postgres::Client>>,
 }
 
@@ -92,13 +112,23 @@ fn sqlite(e: rusqlite::Error) -> StoreError {
 }
 
 impl Store {
-    /// Opens `sqlite:PATH` or a `postgres://` URL and creates the table if
-    /// needed.
+    /// Opens `sqlite:PATH` or a `postgres://` URL with the default
+    /// [`StoreOptions`] and creates the table if needed.
     ///
     /// # Errors
     ///
     /// When the database cannot be opened or reached.
     pub async fn open(location: &str) -> Result<Self, StoreError> {
+        Self::open_with(location, &StoreOptions::default()).await
+    }
+
+    /// Opens `sqlite:PATH` or a `postgres://` URL and creates the table if
+    /// needed; `options` apply to PostgreSQL.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be opened or reached.
+    pub async fn open_with(location: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         if let Some(path) = location.strip_prefix("sqlite:") {
             let path = path.to_string();
             let connection = tokio::task::spawn_blocking(move || {
@@ -113,14 +143,19 @@ impl Store {
             .map_err(|e| StoreError(e.to_string()))??;
             return Ok(Store::Sqlite(Arc::new(Mutex::new(connection))));
         }
-        let client = connect(location).await?;
-        // Instances starting together may race on creating the table; a
-        // second try sees it.
-        if client.batch_execute(CREATE_TABLE).await.is_err() {
-            client.batch_execute(CREATE_TABLE).await.map_err(pg)?;
-        }
+        let client = bounded(options.query_timeout, async {
+            let client = connect(location).await?;
+            // Instances starting together may race on creating the table; a
+            // second try sees it.
+            if client.batch_execute(CREATE_TABLE).await.is_err() {
+                client.batch_execute(CREATE_TABLE).await.map_err(pg)?;
+            }
+            Ok(client)
+        })
+        .await?;
         Ok(Store::Postgres(Arc::new(Postgres {
             url: location.to_string(),
+            query_timeout: options.query_timeout,
             client: RwLock::new(Arc::new(client)),
         })))
     }
@@ -172,7 +207,7 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                bounded(async {
+                bounded(p.query_timeout, async {
                     let c = p.client().await?;
                     let inserted = c
                         .execute(
@@ -235,7 +270,7 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                bounded(async {
+                bounded(p.query_timeout, async {
                     Ok(p.client()
                         .await?
                         .query_opt(
@@ -318,7 +353,7 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                bounded(async {
+                bounded(p.query_timeout, async {
                     p.client()
                         .await?
                         .simple_query("SELECT 1")
@@ -355,8 +390,10 @@ impl Store {
                     .iter()
                     .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
                     .collect();
-                bounded(async { p.client().await?.execute(pg_sql, &params).await.map_err(pg) })
-                    .await
+                bounded(p.query_timeout, async {
+                    p.client().await?.execute(pg_sql, &params).await.map_err(pg)
+                })
+                .await
             }
         }
     }
@@ -392,16 +429,11 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// Connects (at most 10 s). TLS follows the URL's `sslmode`: `prefer` (the
-/// default) when the server offers it, `require` always, `disable` never.
+/// Connects (bounded by the caller). TLS follows the URL's `sslmode`:
+/// `prefer` (the default) when the server offers it, `require` always,
+/// `disable` never.
 async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_postgres::connect(url, tls()?),
-    )
-    .await
-    .map_err(|_| StoreError("PostgreSQL: no connection within 10 s".into()))?
-    .map_err(pg)?;
+    let (client, connection) = tokio_postgres::connect(url, tls()?).await.map_err(pg)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!("PostgreSQL connection closed: {}", pg(e));
@@ -411,13 +443,24 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
 }
 
 /// A PostgreSQL operation (connection included) that ends with an error
-/// after [`QUERY_TIMEOUT`] instead of waiting on a silent server.
+/// after `limit` instead of waiting on a silent server.
 async fn bounded<T>(
+    limit: Duration,
     operation: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    tokio::time::timeout(QUERY_TIMEOUT, operation)
+    tokio::time::timeout(limit, operation)
         .await
-        .unwrap_or_else(|_| Err(StoreError("PostgreSQL: no answer within 10 s".into())))
+        .unwrap_or_else(|_| {
+            Err(StoreError(format!(
+                "PostgreSQL: no answer within {}",
+                seconds(limit)
+            )))
+        })
+}
+
+/// `10 s`, `1.5 s`: a bound as the messages give it.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 async fn blocking<T: Send + 'static>(
