@@ -11,15 +11,41 @@
 //! PostgreSQL is reached over TLS as the URL's `sslmode` says (`prefer` by
 //! default; `?sslmode=require` for a managed database such as Azure
 //! Database for PostgreSQL), the certificate checked against the
-//! platform's roots.
+//! platform's roots, through a pool of connections ([`StoreOptions`]).
+//! Every operation is bounded; a connection whose operation failed or ran
+//! out of time is closed rather than given back, so a dead or silent one
+//! is replaced while the others serve.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::RwLock;
-
 /// How long a PostgreSQL operation may take before it fails.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a PostgreSQL store is run (SQLite takes none of it).
+///
+/// The default pool holds up to 8 connections: an operation is one to
+/// three short statements, so 8 carry many concurrent requests, while
+/// several instances together (8 each) stay well within the connection
+/// limit of a small managed server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections kept to PostgreSQL, at most (at least 1). Made when
+    /// needed; an operation waits for one when all are busy.
+    pub pool_size: usize,
+    /// How long one operation may take, connecting and waiting for a
+    /// connection included, before it fails.
+    pub query_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            query_timeout: QUERY_TIMEOUT,
+        }
+    }
+}
 
 /// A claim older than this, still without an identity, may be taken over.
 pub const STALE_CLAIM: Duration = Duration::from_secs(60);
@@ -65,10 +91,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A PostgreSQL connection, made again when it drops.
+/// PostgreSQL: a pool of connections, each operation bounded.
 pub struct Postgres {
-    url: String,
-    client: RwLock<Arc<tokio_postgres::Client>>,
+    pool: deadpool_postgres::Pool,
+    query_timeout: Duration,
 }
 
 fn now_ms() -> i64 {
@@ -92,13 +118,23 @@ fn sqlite(e: rusqlite::Error) -> StoreError {
 }
 
 impl Store {
-    /// Opens `sqlite:PATH` or a `postgres://` URL and creates the table if
-    /// needed.
+    /// Opens `sqlite:PATH` or a `postgres://` URL with the default
+    /// [`StoreOptions`] and creates the table if needed.
     ///
     /// # Errors
     ///
     /// When the database cannot be opened or reached.
     pub async fn open(location: &str) -> Result<Self, StoreError> {
+        Self::open_with(location, &StoreOptions::default()).await
+    }
+
+    /// Opens `sqlite:PATH` or a `postgres://` URL and creates the table if
+    /// needed; `options` apply to PostgreSQL.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be opened or reached.
+    pub async fn open_with(location: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         if let Some(path) = location.strip_prefix("sqlite:") {
             let path = path.to_string();
             let connection = tokio::task::spawn_blocking(move || {
@@ -113,16 +149,18 @@ impl Store {
             .map_err(|e| StoreError(e.to_string()))??;
             return Ok(Store::Sqlite(Arc::new(Mutex::new(connection))));
         }
-        let client = connect(location).await?;
-        // Instances starting together may race on creating the table; a
-        // second try sees it.
-        if client.batch_execute(CREATE_TABLE).await.is_err() {
-            client.batch_execute(CREATE_TABLE).await.map_err(pg)?;
-        }
-        Ok(Store::Postgres(Arc::new(Postgres {
-            url: location.to_string(),
-            client: RwLock::new(Arc::new(client)),
-        })))
+        let postgres = Postgres::new(location, options)?;
+        postgres
+            .run(async |c| {
+                // Instances starting together may race on creating the
+                // table; a second try sees it.
+                if c.batch_execute(CREATE_TABLE).await.is_err() {
+                    c.batch_execute(CREATE_TABLE).await.map_err(pg)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Store::Postgres(Arc::new(postgres)))
     }
 
     /// The user's identity, or the claim to create it.
@@ -172,8 +210,7 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                bounded(async {
-                    let c = p.client().await?;
+                p.run(async |c| {
                     let inserted = c
                         .execute(
                             "INSERT INTO acs_identity_map (app_user, acs_id, claimed_at)
@@ -235,16 +272,14 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                bounded(async {
-                    Ok(p.client()
-                        .await?
-                        .query_opt(
-                            "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
-                            &[&user],
-                        )
-                        .await
-                        .map_err(pg)?
-                        .and_then(|r| r.get(0)))
+                p.run(async |c| {
+                    Ok(c.query_opt(
+                        "SELECT acs_id FROM acs_identity_map WHERE app_user = $1",
+                        &[&user],
+                    )
+                    .await
+                    .map_err(pg)?
+                    .and_then(|r| r.get(0)))
                 })
                 .await
             }
@@ -318,15 +353,8 @@ impl Store {
                 .await
             }
             Store::Postgres(p) => {
-                bounded(async {
-                    p.client()
-                        .await?
-                        .simple_query("SELECT 1")
-                        .await
-                        .map(|_| ())
-                        .map_err(pg)
-                })
-                .await
+                p.run(async |c| c.simple_query("SELECT 1").await.map(|_| ()).map_err(pg))
+                    .await
             }
         }
     }
@@ -355,7 +383,7 @@ impl Store {
                     .iter()
                     .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
                     .collect();
-                bounded(async { p.client().await?.execute(pg_sql, &params).await.map_err(pg) })
+                p.run(async |c| c.execute(pg_sql, &params).await.map_err(pg))
                     .await
             }
         }
@@ -363,19 +391,89 @@ impl Store {
 }
 
 impl Postgres {
-    /// The connection, made again if it has closed.
-    async fn client(&self) -> Result<Arc<tokio_postgres::Client>, StoreError> {
-        {
-            let client = self.client.read().await;
-            if !client.is_closed() {
-                return Ok(Arc::clone(&client));
+    /// The pool (no connection yet). Connections are checked only for
+    /// having closed when taken from the pool: one that fails is dropped by
+    /// [`Postgres::run`] instead.
+    fn new(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+        if options.pool_size == 0 {
+            return Err(StoreError(
+                "PostgreSQL: the pool needs at least one connection".into(),
+            ));
+        }
+        let config: tokio_postgres::Config = url.parse().map_err(pg)?;
+        let manager = Manager::from_config(
+            config,
+            tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .build()
+            .map_err(|e| StoreError(format!("PostgreSQL pool: {e}")))?;
+        Ok(Self {
+            pool,
+            query_timeout: options.query_timeout,
+        })
+    }
+
+    /// Runs `operation` on a pooled connection, all of it (waiting for a
+    /// connection and making one included) bounded by the query timeout.
+    /// The connection goes back to the pool only when `operation`
+    /// succeeded: after an error or the timeout it is closed, and the pool
+    /// makes another when needed.
+    async fn run<T>(
+        &self,
+        operation: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        bounded(self.query_timeout, async {
+            let lease = Lease(Some(self.pool.get().await.map_err(pool_error)?));
+            let result = operation(&lease).await;
+            if result.is_ok() {
+                lease.give_back();
             }
+            result
+        })
+        .await
+    }
+}
+
+/// A pooled connection that is closed when dropped, unless given back to
+/// the pool with [`Lease::give_back`] (its operation completed). An
+/// operation cut short by the timeout drops it too.
+struct Lease(Option<deadpool_postgres::Object>);
+
+impl Lease {
+    /// Back into the pool, for the next operation.
+    fn give_back(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = tokio_postgres::Client;
+
+    fn deref(&self) -> &tokio_postgres::Client {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(object) = self.0.take() {
+            // Out of the pool for good; dropping it ends its connection.
+            drop(deadpool_postgres::Object::take(object));
+            tracing::debug!("PostgreSQL connection closed after a failed operation");
         }
-        let mut client = self.client.write().await;
-        if client.is_closed() {
-            *client = Arc::new(connect(&self.url).await?);
-        }
-        Ok(Arc::clone(&client))
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg(e),
+        other => StoreError(format!("PostgreSQL pool: {other}")),
     }
 }
 
@@ -392,32 +490,25 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-/// Connects (at most 10 s). TLS follows the URL's `sslmode`: `prefer` (the
-/// default) when the server offers it, `require` always, `disable` never.
-async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_postgres::connect(url, tls()?),
-    )
-    .await
-    .map_err(|_| StoreError("PostgreSQL: no connection within 10 s".into()))?
-    .map_err(pg)?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("PostgreSQL connection closed: {}", pg(e));
-        }
-    });
-    Ok(client)
-}
-
 /// A PostgreSQL operation (connection included) that ends with an error
-/// after [`QUERY_TIMEOUT`] instead of waiting on a silent server.
+/// after `limit` instead of waiting on a silent server.
 async fn bounded<T>(
+    limit: Duration,
     operation: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    tokio::time::timeout(QUERY_TIMEOUT, operation)
+    tokio::time::timeout(limit, operation)
         .await
-        .unwrap_or_else(|_| Err(StoreError("PostgreSQL: no answer within 10 s".into())))
+        .unwrap_or_else(|_| {
+            Err(StoreError(format!(
+                "PostgreSQL: no answer within {}",
+                seconds(limit)
+            )))
+        })
+}
+
+/// `10 s`, `1.5 s`: a bound as the messages give it.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -481,10 +572,38 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(60)).await;
             drop(socket);
         });
+        let options = StoreOptions {
+            query_timeout: Duration::from_secs(1),
+            ..StoreOptions::default()
+        };
         let started = std::time::Instant::now();
-        let error = Store::open(&url).await.unwrap_err().to_string();
-        assert!(error.contains("within 10 s"), "{error}");
-        assert!(started.elapsed() < QUERY_TIMEOUT + Duration::from_secs(5));
+        let error = Store::open_with(&url, &options)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("within 1 s"), "{error}");
+        assert!(!error.contains("postgres://"), "no URL: {error}");
+        assert!(started.elapsed() < options.query_timeout + Duration::from_secs(5));
         held.abort();
+    }
+
+    #[tokio::test]
+    async fn the_default_options_and_an_empty_pool_refused() {
+        let options = StoreOptions::default();
+        assert_eq!(
+            (options.pool_size, options.query_timeout),
+            (8, QUERY_TIMEOUT)
+        );
+        let empty = StoreOptions {
+            pool_size: 0,
+            ..options
+        };
+        // Refused before connecting (nothing listens on port 1).
+        let error = Store::open_with("postgres://x:secret@127.0.0.1:1/db", &empty)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at least one connection"), "{error}");
+        assert!(!error.contains("secret"), "no URL: {error}");
     }
 }
