@@ -6,6 +6,7 @@
 //! listen = "127.0.0.1:8090"
 //! api_version = "stable"            # or "preview": the ACS custom id holds the mapping
 //! store = "sqlite:tokens.db"        # or "postgres://user@host/db" for several instances
+//! store_pool_size = 8               # PostgreSQL connections of this instance
 //!
 //! [oidc]
 //! issuer = "https://login.example.com/"
@@ -308,6 +309,9 @@ pub struct Config {
     /// `postgres://` URL, for several instances behind a load balancer.
     #[serde(default = "default_store")]
     pub store: Secret,
+    /// PostgreSQL connections kept by this instance (default 8).
+    #[serde(default = "default_pool_size")]
+    pub store_pool_size: usize,
     /// How callers are authenticated.
     pub oidc: OidcConfig,
     /// What tokens they may get.
@@ -335,6 +339,9 @@ fn default_scopes() -> Vec<String> {
 }
 fn default_rate_limit() -> u32 {
     30
+}
+fn default_pool_size() -> usize {
+    crate::store::StoreOptions::default().pool_size
 }
 fn default_store() -> Secret {
     Secret::new("sqlite:acs-identity-token-service.db")
@@ -419,6 +426,16 @@ impl Config {
         Ok(config)
     }
 
+    /// The store's options: the pool size, and claims stale once they are
+    /// 5 s older than the request deadline (which bounds a live creation).
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            pool_size: self.store_pool_size,
+            stale_claim: self.server.request_deadline() + Duration::from_secs(5),
+            ..Default::default()
+        }
+    }
+
     /// The allowed scopes, parsed.
     pub fn allowed_scopes(&self) -> Vec<TokenScope> {
         self.tokens
@@ -471,6 +488,9 @@ impl Config {
             if !(1..=3600).contains(&value) {
                 return Err(invalid(name, "must be 1 to 3600 seconds"));
             }
+        }
+        if !(1..=1000).contains(&self.store_pool_size) {
+            return Err(invalid("store_pool_size", "must be 1 to 1000"));
         }
         if self.server.max_connections == Some(0) {
             return Err(invalid("server.max_connections", "must be at least 1"));

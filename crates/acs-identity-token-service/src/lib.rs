@@ -143,7 +143,7 @@ impl TokenService {
         let acs = match config.api_version {
             ApiVersion::Stable => service::Acs::Stable(
                 client.build()?,
-                store::Store::open(config.store.expose()).await?,
+                store::Store::open_with(config.store.expose(), &config.store_options()).await?,
             ),
             ApiVersion::Preview => service::Acs::Preview(client.build_preview()?),
         };

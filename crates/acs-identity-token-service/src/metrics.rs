@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `acs_token_service_tokens_issued_total` | `source` = `minted` or `cache` | tokens answered |
 //! | `acs_token_service_identities_created_total` | – | ACS identities created for new app users |
+//! | `acs_token_service_identities_possibly_orphaned_total` | – | claims taken over after their creator died or was cut off: each may have left one ACS identity that nothing maps to |
 //! | `acs_token_service_refusals_total` | `reason` | requests refused (the sign-in token's [`Refusal`](crate::Refusal) reason, `scope`, `rate_limit`, `body`) |
 //! | `acs_token_service_acs_request_duration_seconds` | – | time of each call to Communication Services |
 //! | `acs_token_service_acs_failures_total` | – | calls to Communication Services that failed |
@@ -32,6 +33,7 @@ pub struct Metrics {
     registry: Registry,
     issued: Family<Source, Counter>,
     created: Counter,
+    orphaned: Counter,
     refusals: Family<Reason, Counter>,
     acs_latency: Histogram,
     acs_failures: Counter,
@@ -42,6 +44,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("acs_token_service");
         let issued = Family::<Source, Counter>::default();
         let created = Counter::default();
+        let orphaned = Counter::default();
         let refusals = Family::<Reason, Counter>::default();
         // 5 ms to about 20 s.
         let acs_latency = Histogram::new(exponential_buckets(0.005, 2.0, 12));
@@ -51,6 +54,11 @@ impl Default for Metrics {
             "identities_created",
             "ACS identities created for new app users",
             created.clone(),
+        );
+        registry.register(
+            "identities_possibly_orphaned",
+            "Claims taken over after their creator died or was cut off, each of which may have left one unmapped ACS identity",
+            orphaned.clone(),
         );
         registry.register("refusals", "Requests refused, by reason", refusals.clone());
         registry.register(
@@ -67,6 +75,7 @@ impl Default for Metrics {
             registry,
             issued,
             created,
+            orphaned,
             refusals,
             acs_latency,
             acs_failures,
@@ -79,6 +88,12 @@ impl Metrics {
     pub fn issued(&self, cached: bool) {
         let source = if cached { "cache" } else { "minted" };
         self.issued.get_or_create(&Source { source }).inc();
+    }
+
+    /// A stale claim taken over: its creator may have made an identity
+    /// that nothing maps to.
+    pub fn possibly_orphaned(&self) {
+        self.orphaned.inc();
     }
 
     /// An identity created.

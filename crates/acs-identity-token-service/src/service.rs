@@ -402,7 +402,13 @@ impl Inner {
         loop {
             match store.claim(user).await.map_err(|e| ApiError::store(&e))? {
                 Claim::Mapped(id) => return Ok(Mapped::Existing(id)),
-                Claim::Won => {
+                claim @ (Claim::Won | Claim::TakenOver) => {
+                    if claim == Claim::TakenOver {
+                        self.metrics.possibly_orphaned();
+                        tracing::warn!(
+                            "took over a stale claim (its instance died or was cut off mid-creation): one ACS identity may be orphaned"
+                        );
+                    }
                     // In a task of its own, so that the request's deadline
                     // or a caller that goes away cannot cut the creation
                     // off between ACS and the store.

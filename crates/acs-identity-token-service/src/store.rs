@@ -6,7 +6,9 @@
 //! lets exactly one instance win), creates the ACS identity and fills in
 //! `acs_id`; requests that lose the race wait for the id to appear (bounded)
 //! instead of creating a second identity. A claim left unfilled for
-//! [`STALE_CLAIM`] (its instance died mid-creation) may be taken over.
+//! [`StoreOptions::stale_claim`] (its instance died mid-creation) may be
+//! taken over ([`Claim::TakenOver`]); the identity the dead instance may
+//! have made is then orphaned, at most one per claim taken over.
 //!
 //! PostgreSQL is reached over TLS as the URL's `sslmode` says (`prefer` by
 //! default; `?sslmode=require` for a managed database such as Azure
@@ -36,6 +38,11 @@ pub struct StoreOptions {
     /// How long one operation may take, connecting and waiting for a
     /// connection included, before it fails.
     pub query_timeout: Duration,
+    /// A claim older than this, still without an identity, is taken to be
+    /// dead (its instance crashed or was cut off) and may be taken over.
+    /// The service sets it a little past its request deadline, which
+    /// bounds how long a live creation holds its claim.
+    pub stale_claim: Duration,
 }
 
 impl Default for StoreOptions {
@@ -43,12 +50,14 @@ impl Default for StoreOptions {
         Self {
             pool_size: 8,
             query_timeout: QUERY_TIMEOUT,
+            stale_claim: STALE_CLAIM,
         }
     }
 }
 
-/// A claim older than this, still without an identity, may be taken over.
-pub const STALE_CLAIM: Duration = Duration::from_secs(60);
+/// The default [`StoreOptions::stale_claim`]: the service's default request
+/// deadline (10 s) and 5 s more.
+pub const STALE_CLAIM: Duration = Duration::from_secs(15);
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS acs_identity_map (
     app_user TEXT PRIMARY KEY,
@@ -69,6 +78,10 @@ pub enum Claim {
     /// This caller holds the claim: create the identity, then
     /// [`Store::complete`] (or [`Store::release`] if that fails).
     Won,
+    /// As [`Claim::Won`], by taking over a claim left stale: its creator
+    /// died or was cut off, and may have made an ACS identity that nothing
+    /// maps to (the stable API offers no way to find it again).
+    TakenOver,
     /// Another request is creating the identity: ask again shortly.
     Pending,
 }
@@ -77,7 +90,7 @@ pub enum Claim {
 #[derive(Clone)]
 pub enum Store {
     /// One SQLite file (one instance).
-    Sqlite(Arc<Mutex<rusqlite::Connection>>),
+    Sqlite(Arc<Sqlite>),
     /// PostgreSQL, shared by instances.
     Postgres(Arc<Postgres>),
 }
@@ -91,18 +104,26 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// SQLite: one connection (WAL, a busy timeout).
+pub struct Sqlite {
+    connection: Mutex<rusqlite::Connection>,
+    stale_claim: Duration,
+}
+
 /// PostgreSQL: a pool of connections, each operation bounded.
 pub struct Postgres {
     pool: deadpool_postgres::Pool,
     query_timeout: Duration,
+    stale_claim: Duration,
 }
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn stale_before() -> i64 {
-    now_ms() - i64::try_from(STALE_CLAIM.as_millis()).unwrap_or(i64::MAX)
+/// Claims made before this time (milliseconds) are stale.
+fn stale_before(stale_claim: Duration) -> i64 {
+    now_ms().saturating_sub(i64::try_from(stale_claim.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
@@ -147,7 +168,10 @@ impl Store {
             })
             .await
             .map_err(|e| StoreError(e.to_string()))??;
-            return Ok(Store::Sqlite(Arc::new(Mutex::new(connection))));
+            return Ok(Store::Sqlite(Arc::new(Sqlite {
+                connection: Mutex::new(connection),
+                stale_claim: options.stale_claim,
+            })));
         }
         let postgres = Postgres::new(location, options)?;
         postgres
@@ -170,10 +194,10 @@ impl Store {
     /// When the store fails.
     pub async fn claim(&self, user: &str) -> Result<Claim, StoreError> {
         match self {
-            Store::Sqlite(c) => {
-                let (c, user) = (Arc::clone(c), user.to_string());
+            Store::Sqlite(s) => {
+                let (s, user) = (Arc::clone(s), user.to_string());
                 blocking(move || {
-                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    let c = s.connection.lock().unwrap_or_else(|e| e.into_inner());
                     let inserted = c
                         .execute(
                             "INSERT INTO acs_identity_map (app_user, acs_id, claimed_at)
@@ -198,11 +222,11 @@ impl Store {
                         .execute(
                             "UPDATE acs_identity_map SET claimed_at = ?2
                              WHERE app_user = ?1 AND acs_id IS NULL AND claimed_at < ?3",
-                            rusqlite::params![user, now_ms(), stale_before()],
+                            rusqlite::params![user, now_ms(), stale_before(s.stale_claim)],
                         )
                         .map_err(sqlite)?;
                     Ok(if taken == 1 {
-                        Claim::Won
+                        Claim::TakenOver
                     } else {
                         Claim::Pending
                     })
@@ -236,12 +260,12 @@ impl Store {
                         .execute(
                             "UPDATE acs_identity_map SET claimed_at = $2
                          WHERE app_user = $1 AND acs_id IS NULL AND claimed_at < $3",
-                            &[&user, &now_ms(), &stale_before()],
+                            &[&user, &now_ms(), &stale_before(p.stale_claim)],
                         )
                         .await
                         .map_err(pg)?;
                     Ok(if taken == 1 {
-                        Claim::Won
+                        Claim::TakenOver
                     } else {
                         Claim::Pending
                     })
@@ -262,7 +286,7 @@ impl Store {
             Store::Sqlite(c) => {
                 let (c, user) = (Arc::clone(c), user.to_string());
                 blocking(move || {
-                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    let c = c.connection.lock().unwrap_or_else(|e| e.into_inner());
                     match c.query_row(SELECT_SQLITE, [&user], |row| row.get(0)) {
                         Ok(id) => Ok(id),
                         Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
@@ -343,7 +367,7 @@ impl Store {
             Store::Sqlite(c) => {
                 let c = Arc::clone(c);
                 blocking(move || {
-                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    let c = c.connection.lock().unwrap_or_else(|e| e.into_inner());
                     c.query_row("SELECT COUNT(*) FROM acs_identity_map", [], |r| {
                         r.get::<_, i64>(0)
                     })
@@ -371,7 +395,7 @@ impl Store {
                 let c = Arc::clone(c);
                 let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
                 blocking(move || {
-                    let c = c.lock().unwrap_or_else(|e| e.into_inner());
+                    let c = c.connection.lock().unwrap_or_else(|e| e.into_inner());
                     c.execute(sqlite_sql, rusqlite::params_from_iter(params))
                         .map(|n| n as u64)
                         .map_err(sqlite)
@@ -416,6 +440,7 @@ impl Postgres {
         Ok(Self {
             pool,
             query_timeout: options.query_timeout,
+            stale_claim: options.stale_claim,
         })
     }
 
@@ -533,11 +558,13 @@ mod tests {
         let Store::Sqlite(c) = &store else {
             unreachable!()
         };
-        c.lock()
+        c.connection
+            .lock()
             .unwrap()
             .execute("UPDATE acs_identity_map SET claimed_at = 0", [])
             .unwrap();
-        assert_eq!(store.claim("alice").await.unwrap(), Claim::Won);
+        assert_eq!(store.claim("alice").await.unwrap(), Claim::TakenOver);
+        assert_eq!(store.claim("alice").await.unwrap(), Claim::Pending);
         assert!(store.complete("alice", "8:acs:one").await.unwrap());
         assert!(
             !store.complete("alice", "8:acs:two").await.unwrap(),

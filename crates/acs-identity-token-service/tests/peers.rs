@@ -367,3 +367,97 @@ fn a_key_refresh_interval_below_the_floor_is_a_usage_error() {
     assert!(stderr.contains("oidc.jwks_refresh_seconds"), "{stderr}");
     assert!(!stderr.contains("a2V5"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_mid_creation_cut_off_users_are_served_within_20_s_and_orphans_counted() {
+    const USERS: usize = 8;
+    let emulator = Emulator::builder().start().await.unwrap();
+    let issuer = DevIssuer::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("acs-ts-crash-{}", fastrand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = format!("store = \"sqlite:{}\"", dir.join("map.db").display());
+    let text = config_text(
+        &emulator,
+        &issuer,
+        &format!("listen = \"127.0.0.1:0\"\n{store}"),
+        "",
+    );
+    let (mut first, url) = spawn("", &text);
+    // Every creation is slow: the kill comes while all are at ACS.
+    emulator.set_faults("latency=3s".parse().unwrap());
+    let sign_ins: Vec<String> = (0..USERS)
+        .map(|i| issuer.token(AUDIENCE, &format!("user-{i}")))
+        .collect();
+    let mut cut_off = Vec::new();
+    for sign_in in &sign_ins {
+        let (url, sign_in) = (url.clone(), sign_in.clone());
+        cut_off.push(tokio::spawn(async move {
+            let _ = client()
+                .post(format!("{url}/token"))
+                .bearer_auth(sign_in)
+                .send()
+                .await;
+        }));
+    }
+    let started = Instant::now();
+    while emulator.stats().requests < USERS as u64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the creations did not reach ACS"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    for task in cut_off {
+        let _ = task.await;
+    }
+    emulator.set_faults("".parse().unwrap());
+
+    let (mut second, url) = spawn("", &text);
+    let restarted = Instant::now();
+    for sign_in in &sign_ins {
+        loop {
+            let response = client()
+                .post(format!("{url}/token"))
+                .bearer_auth(sign_in)
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 200 {
+                break;
+            }
+            assert_eq!(response.status(), 503, "only Busy while the claim is fresh");
+            assert!(
+                restarted.elapsed() < Duration::from_secs(20),
+                "a cut-off user was not served within 20 s of the restart"
+            );
+            // Polling the service, as a client honouring Retry-After would.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    assert!(restarted.elapsed() < Duration::from_secs(20));
+    let metrics = client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let orphaned: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("acs_token_service_identities_possibly_orphaned_total "))
+        .expect("the counter is exported")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(orphaned, USERS as u64, "{metrics}");
+    // What was really orphaned is within what was counted: the first
+    // instance's creations finished at ACS after it died.
+    let identities = emulator.identities().len();
+    assert!(identities <= 2 * USERS, "{identities} identities");
+    let _ = second.kill();
+    let _ = second.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -212,6 +212,7 @@ async fn a_silent_or_dead_connection_is_dropped_and_replaced_while_others_serve(
         let options = StoreOptions {
             pool_size: 2,
             query_timeout: BOUND,
+            ..StoreOptions::default()
         };
         let store = Store::open_with(&proxied, &options).await.unwrap();
 
