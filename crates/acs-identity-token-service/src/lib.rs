@@ -110,6 +110,9 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
+/// The most user mappings kept in memory.
+const MAPPINGS_CAPACITY: u64 = 100_000;
+
 /// The client's settings under a request deadline: its calls end within
 /// it (a second is left for the store and the answer), each try gets half
 /// of it, and a wait ACS asks for that is longer than a second is passed
@@ -165,6 +168,10 @@ impl TokenService {
             limit: limit::RateLimit::new(config.tokens.rate_limit_per_minute),
             metrics: metrics::Metrics::default(),
             ready: tokio::sync::Mutex::new(None),
+            mappings: moka::sync::Cache::builder()
+                .max_capacity(MAPPINGS_CAPACITY)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
             deadline,
             body_timeout: config.server.limits().body_timeout,
         };

@@ -10,6 +10,11 @@
 //! most 256 characters without control characters. Keys whose `use` or
 //! `key_ops` exclude verifying signatures are ignored.
 //!
+//! A verified token is remembered (by its SHA-256) until its `exp`, for at
+//! most [`VERIFIED_FOR`]: the same token sent again, as an app does for
+//! every token refresh, costs a hash and a lookup instead of a signature
+//! check. `exp` and `nbf` are checked on every use.
+//!
 //! The keys are fetched on first use, again when a token names a `kid` they
 //! do not have (the issuer rotated its keys; at most once per
 //! `jwks_refresh_seconds`, so a flood of made-up `kid`s cannot turn into a
@@ -47,6 +52,22 @@ const MAX_KEY_AGE: Duration = Duration::from_secs(3600);
 
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
+
+/// How long a verified token is remembered at most (its `exp` is always
+/// checked too): also how long a token stays accepted after its key is
+/// withdrawn from the issuer's JWKS.
+pub const VERIFIED_FOR: Duration = Duration::from_secs(300);
+
+/// The most verified tokens remembered.
+const VERIFIED_CAPACITY: u64 = 100_000;
+
+/// What is remembered of a verified token.
+#[derive(Clone)]
+struct Verified {
+    user: Arc<str>,
+    exp: i64,
+    nbf: Option<i64>,
+}
 
 /// The longest app user id (the preview custom id's limit).
 pub const MAX_USER_CHARS: usize = 256;
@@ -158,6 +179,8 @@ pub struct Verifier {
     keys: RwLock<Keys>,
     /// One fetch at a time; the others wait for it and use its keys.
     fetching: tokio::sync::Mutex<()>,
+    /// Tokens verified lately, by their SHA-256.
+    verified: moka::sync::Cache<[u8; 32], Verified>,
 }
 
 impl fmt::Debug for Verifier {
@@ -187,11 +210,43 @@ impl Verifier {
             http,
             keys: RwLock::new(Keys::default()),
             fetching: tokio::sync::Mutex::new(()),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_FOR)
+                .build(),
         }
     }
 
     /// The app user a valid `token` names.
     pub async fn verify(&self, token: &str) -> Result<String, Refusal> {
+        let digest: [u8; 32] =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+                .as_ref()
+                .try_into()
+                .map_err(|_| Refusal::Malformed)?;
+        if let Some(known) = self.verified.get(&digest) {
+            let now = chrono::Utc::now().timestamp();
+            let leeway = LEEWAY_SECS as i64;
+            if known.exp.saturating_add(leeway) <= now {
+                self.verified.invalidate(&digest);
+                return Err(Refusal::Expired);
+            }
+            if known
+                .nbf
+                .is_some_and(|nbf| nbf.saturating_sub(leeway) > now)
+            {
+                return Err(Refusal::NotYetValid);
+            }
+            return Ok(known.user.to_string());
+        }
+        let verified = self.verify_signed(token).await?;
+        let user = verified.user.to_string();
+        self.verified.insert(digest, verified);
+        Ok(user)
+    }
+
+    /// Verifies `token`'s signature and claims.
+    async fn verify_signed(&self, token: &str) -> Result<Verified, Refusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
         if !ALLOWED.contains(&header.alg) {
             return Err(Refusal::Algorithm);
@@ -210,10 +265,17 @@ impl Verifier {
         validation.leeway = LEEWAY_SECS;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|e| refusal(e.kind()))?;
-        match data.claims.get(&self.user_claim) {
-            Some(Value::String(user)) if storable_user(user) => Ok(user.clone()),
-            _ => Err(Refusal::User),
-        }
+        let user = match data.claims.get(&self.user_claim) {
+            Some(Value::String(user)) if storable_user(user) => Arc::<str>::from(user.as_str()),
+            _ => return Err(Refusal::User),
+        };
+        let exp = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(Refusal::Malformed)?;
+        let nbf = data.claims.get("nbf").and_then(Value::as_i64);
+        Ok(Verified { user, exp, nbf })
     }
 
     /// Whether keys can be had (for `/readyz`): fetched and fresh, or

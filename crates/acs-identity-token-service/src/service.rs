@@ -84,6 +84,10 @@ pub(crate) struct Inner {
     /// The last readiness answer. Held across a probe, so concurrent
     /// callers wait for one probe and share its answer.
     pub ready: tokio::sync::Mutex<Option<(Instant, bool, serde_json::Value)>>,
+    /// App users' ACS identities seen lately (stable api-version): a
+    /// mapping never changes but when its identity is deleted, which the
+    /// next token request finds out (404) and corrects.
+    pub mappings: moka::sync::Cache<String, Arc<str>>,
     /// The deadline of a whole request.
     pub deadline: Duration,
     /// The longest wait for a request body.
@@ -354,8 +358,16 @@ impl Inner {
                 // A mapping to an identity deleted in ACS is dropped and made
                 // again, once.
                 for _ in 0..2 {
-                    let acs_id = match self.map(client, store, user, scopes).await? {
-                        Mapped::Created(cached) => return Ok(cached),
+                    let mapped = match self.mappings.get(user) {
+                        Some(id) => Mapped::Existing(id.to_string()),
+                        None => self.map(client, store, user, scopes).await?,
+                    };
+                    let acs_id = match mapped {
+                        Mapped::Created(cached) => {
+                            self.mappings
+                                .insert(user.to_string(), cached.acs_id.as_str().into());
+                            return Ok(cached);
+                        }
                         Mapped::Existing(id) => id,
                     };
                     let identity = CommunicationUserIdentifier::new(acs_id.clone())
@@ -364,11 +376,18 @@ impl Inner {
                         .call(get_token(client, &identity, scopes, self.expires_in))
                         .await
                     {
-                        Ok(token) => return Ok(Cached { acs_id, token }),
+                        Ok(token) => {
+                            if !self.mappings.contains_key(user) {
+                                self.mappings
+                                    .insert(user.to_string(), acs_id.as_str().into());
+                            }
+                            return Ok(Cached { acs_id, token });
+                        }
                         Err(e) if e.is_not_found() => {
                             tracing::warn!(
                                 "the identity of an app user was deleted in ACS; mapping it again"
                             );
+                            self.mappings.invalidate(user);
                             store
                                 .forget(user, &acs_id)
                                 .await
