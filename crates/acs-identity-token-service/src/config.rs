@@ -23,6 +23,11 @@
 //! [cors]
 //! allowed_origins = ["https://app.example.com"]
 //!
+//! [acs]                             # without it: the connection string's access key
+//! auth = "managed-identity"         # or "key", "workload-identity", "developer"
+//! endpoint = "https://contoso.communication.azure.com/"   # or ACS_ENDPOINT
+//! # managed_identity_client_id = "…" # a user-assigned identity
+//!
 //! [server]                          # bounds on what a peer can make the service wait for
 //! header_timeout_seconds = 15       # a request head, or the next request on an idle connection
 //! body_timeout_seconds = 5          # a request body (408 past it)
@@ -34,6 +39,7 @@
 //! | variable | overrides |
 //! |---|---|
 //! | `ACS_CONNECTION_STRING` | the resource's connection string (never in the file if you can help it) |
+//! | `ACS_ENDPOINT`, `ACS_TS_ACS_AUTH`, `ACS_TS_MANAGED_IDENTITY_CLIENT_ID` | `[acs]` |
 //! | `ACS_TS_LISTEN` | `listen` |
 //! | `ACS_TS_API_VERSION` | `api_version` |
 //! | `ACS_TS_STORE` | `store` |
@@ -89,6 +95,54 @@ pub enum ApiVersion {
     Stable,
     /// The preview api-version: the ACS custom id holds the mapping.
     Preview,
+}
+
+/// How the service authenticates to Communication Services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AcsAuth {
+    /// The resource's access key, from the connection string (HMAC).
+    Key,
+    /// The managed identity of the Azure host (App Service, Container Apps,
+    /// a VM, …): no secret in the deployment.
+    ManagedIdentity,
+    /// Kubernetes workload identity (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE`).
+    WorkloadIdentity,
+    /// The developer's `az login` or `azd auth login` (local runs).
+    Developer,
+}
+
+impl AcsAuth {
+    /// The setting's name: `key`, `managed-identity`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcsAuth::Key => "key",
+            AcsAuth::ManagedIdentity => "managed-identity",
+            AcsAuth::WorkloadIdentity => "workload-identity",
+            AcsAuth::Developer => "developer",
+        }
+    }
+}
+
+/// How Communication Services is reached (`[acs]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AcsConfig {
+    /// `key` (default when a connection string is set), `managed-identity`,
+    /// `workload-identity` or `developer`.
+    #[serde(default)]
+    pub auth: Option<AcsAuth>,
+    /// The resource's endpoint (`https://<resource>.communication.azure.com/`)
+    /// for the Entra ID modes; default: the connection string's.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// A user-assigned managed identity's client id (default: the
+    /// system-assigned identity).
+    #[serde(default)]
+    pub managed_identity_client_id: Option<String>,
 }
 
 /// A secret string: never shown by `Debug`.
@@ -323,6 +377,10 @@ pub struct Config {
     /// Timeouts, the request deadline and the connection cap.
     #[serde(default)]
     pub server: ServerConfig,
+    /// How Communication Services is reached: an access key or an Entra ID
+    /// credential.
+    #[serde(default)]
+    pub acs: AcsConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -436,6 +494,30 @@ impl Config {
         }
     }
 
+    /// How the service authenticates to ACS: `[acs] auth`, or the access key
+    /// when only a connection string is set; `None` when neither is.
+    pub fn acs_auth(&self) -> Option<AcsAuth> {
+        self.acs
+            .auth
+            .or_else(|| (!self.connection_string.expose().is_empty()).then_some(AcsAuth::Key))
+    }
+
+    /// The endpoint for the Entra ID modes: `[acs] endpoint`, else the
+    /// connection string's.
+    pub fn acs_endpoint(&self) -> Option<String> {
+        if let Some(endpoint) = self
+            .acs
+            .endpoint
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+        {
+            return Some(endpoint.trim().to_string());
+        }
+        let parsed: acs_identity::ConnectionString =
+            self.connection_string.expose().parse().ok()?;
+        Some(parsed.endpoint().to_string())
+    }
+
     /// The allowed scopes, parsed.
     pub fn allowed_scopes(&self) -> Vec<TokenScope> {
         self.tokens
@@ -450,11 +532,27 @@ impl Config {
             name,
             message: message.to_string(),
         };
-        if self.connection_string.expose().is_empty() {
-            return Err(invalid(
-                "connection_string",
-                "missing: set ACS_CONNECTION_STRING (or connection_string in the file)",
-            ));
+        match self.acs_auth() {
+            None => {
+                return Err(invalid(
+                    "connection_string",
+                    "missing: set ACS_CONNECTION_STRING (or connection_string in the file), or [acs] auth = \"managed-identity\" with ACS_ENDPOINT",
+                ));
+            }
+            Some(AcsAuth::Key) if self.connection_string.expose().is_empty() => {
+                return Err(invalid(
+                    "connection_string",
+                    "missing: [acs] auth = \"key\" needs ACS_CONNECTION_STRING (or connection_string in the file)",
+                ));
+            }
+            Some(AcsAuth::Key) => {}
+            Some(_) if self.acs_endpoint().is_none() => {
+                return Err(invalid(
+                    "acs.endpoint",
+                    "missing: the Entra ID modes need the resource's endpoint (ACS_ENDPOINT or [acs] endpoint)",
+                ));
+            }
+            Some(_) => {}
         }
         if self.oidc.issuer.is_empty() || self.oidc.audience.is_empty() {
             return Err(invalid("oidc", "issuer and audience are required"));
@@ -576,6 +674,13 @@ fn apply_env(table: &mut toml::Table, var: impl Fn(&str) -> Option<String>) {
         ("ACS_TS_LISTEN", None, "listen"),
         ("ACS_TS_API_VERSION", None, "api_version"),
         ("ACS_TS_STORE", None, "store"),
+        ("ACS_ENDPOINT", Some("acs"), "endpoint"),
+        ("ACS_TS_ACS_AUTH", Some("acs"), "auth"),
+        (
+            "ACS_TS_MANAGED_IDENTITY_CLIENT_ID",
+            Some("acs"),
+            "managed_identity_client_id",
+        ),
         ("ACS_TS_OIDC_ISSUER", Some("oidc"), "issuer"),
         ("ACS_TS_OIDC_AUDIENCE", Some("oidc"), "audience"),
         ("ACS_TS_OIDC_JWKS_URI", Some("oidc"), "jwks_uri"),

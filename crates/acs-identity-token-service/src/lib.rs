@@ -73,7 +73,8 @@ use axum::Router;
 use axum::http::HeaderValue;
 
 pub use config::{
-    ApiVersion, Config, ConfigError, CorsConfig, OidcConfig, Secret, ServerConfig, TokensConfig,
+    AcsAuth, AcsConfig, ApiVersion, Config, ConfigError, CorsConfig, OidcConfig, Secret,
+    ServerConfig, TokensConfig,
 };
 pub use dev_issuer::DevIssuer;
 pub use oidc::Refusal;
@@ -88,6 +89,14 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The Entra ID credential of `[acs] auth` could not be made.
+    #[error("[acs] auth = {auth:?}: {message}")]
+    Credential {
+        /// The mode.
+        auth: &'static str,
+        /// Why.
+        message: String,
+    },
     /// A CORS origin is not a valid header value.
     #[error("cors.allowed_origins: {0:?} is not a valid origin")]
     Origin(String),
@@ -117,19 +126,59 @@ const MAPPINGS_CAPACITY: u64 = 100_000;
 /// it (a second is left for the store and the answer), each try gets half
 /// of it, and a wait ACS asks for that is longer than a second is passed
 /// on to the caller rather than slept on.
-fn client_builder(
-    connection_string: &str,
-    deadline: Duration,
-) -> acs_identity::Result<ClientBuilder> {
+fn client_builder(config: &Config, deadline: Duration) -> Result<ClientBuilder, StartError> {
     let calls = deadline
         .saturating_sub(Duration::from_secs(1))
         .max(Duration::from_millis(500));
-    Ok(
-        CommunicationIdentityClient::builder_from_connection_string(connection_string)?
-            .deadline(calls)
-            .per_try_timeout(calls / 2)
-            .retry(RetryOptions::default().max_delay(Duration::from_secs(1))),
-    )
+    let builder = match config.acs_auth() {
+        None | Some(AcsAuth::Key) => CommunicationIdentityClient::builder_from_connection_string(
+            config.connection_string.expose(),
+        )?,
+        Some(auth) => {
+            let endpoint = config.acs_endpoint().unwrap_or_default();
+            CommunicationIdentityClient::builder(&endpoint)
+                .token_credential(entra_credential(auth, config)?)
+        }
+    };
+    Ok(builder
+        .deadline(calls)
+        .per_try_timeout(calls / 2)
+        .retry(RetryOptions::default().max_delay(Duration::from_secs(1))))
+}
+
+/// The Entra ID credential of `auth`, from azure_identity. Each finds what
+/// it needs in the environment (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER` on App
+/// Service and Container Apps, the instance metadata service elsewhere;
+/// `AZURE_FEDERATED_TOKEN_FILE` for workload identity; `az`/`azd` on `PATH`
+/// for a developer).
+fn entra_credential(
+    auth: AcsAuth,
+    config: &Config,
+) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, StartError> {
+    let failed = |e: azure_core::Error| StartError::Credential {
+        auth: auth.as_str(),
+        message: e.to_string(),
+    };
+    Ok(match auth {
+        AcsAuth::ManagedIdentity => {
+            let options = azure_identity::ManagedIdentityCredentialOptions {
+                user_assigned_id: config
+                    .acs
+                    .managed_identity_client_id
+                    .clone()
+                    .map(azure_identity::UserAssignedId::ClientId),
+                ..Default::default()
+            };
+            azure_identity::ManagedIdentityCredential::new(Some(options)).map_err(failed)?
+        }
+        AcsAuth::WorkloadIdentity => {
+            azure_identity::WorkloadIdentityCredential::new(None).map_err(failed)?
+        }
+        AcsAuth::Developer => {
+            azure_identity::DeveloperToolsCredential::new(None).map_err(failed)?
+        }
+        AcsAuth::Key => unreachable!("the key mode needs no credential"),
+    })
 }
 
 impl TokenService {
@@ -142,7 +191,7 @@ impl TokenService {
     /// cannot be used.
     pub async fn new(config: &Config) -> Result<Self, StartError> {
         let deadline = config.server.request_deadline();
-        let client = client_builder(config.connection_string.expose(), deadline)?;
+        let client = client_builder(config, deadline)?;
         let acs = match config.api_version {
             ApiVersion::Stable => service::Acs::Stable(
                 client.build()?,
