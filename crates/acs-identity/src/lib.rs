@@ -13,7 +13,8 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
 //! # let conn = emulator.connection_string();
-//! // let conn = std::env::var("ACS_CONNECTION_STRING")?;
+//! // ACS_CONNECTION_STRING, else COMMUNICATION_SERVICES_CONNECTION_STRING:
+//! // let (_, conn) = acs_identity::connection_string_from_env().expect("a connection string");
 //! let client = CommunicationIdentityClient::from_connection_string(&conn)?;
 //!
 //! let created = client
@@ -109,7 +110,9 @@ pub use client::{
     ApiFamily, CommunicationIdentityClient, CreateUser, CreateUserAndToken, GetToken,
     GetTokenForTeamsUserOptions, IdentityClient, Stable,
 };
-pub use connection_string::{ConnectionString, ConnectionStringError};
+pub use connection_string::{
+    CONNECTION_STRING_VARIABLES, ConnectionString, ConnectionStringError, connection_string_from_env,
+};
 pub use credential::{
     AccessKey, BoxFuture, CommunicationTokenCredential, CommunicationTokenCredentialBuilder,
     CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey, InvalidToken, RefreshedToken,
