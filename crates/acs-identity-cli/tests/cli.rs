@@ -113,6 +113,14 @@ async fn user_create_get_delete_with_service_names_in_json() {
         "{}",
         stderr(&missing)
     );
+    // What ACS support asks for, as the service sent it.
+    for name in [", request id ", ", MS-CV ", ", X-Azure-Ref "] {
+        assert!(
+            stderr(&missing).contains(name),
+            "{name}: {}",
+            stderr(&missing)
+        );
+    }
     let missing = run(&conn, &["user", "get", &id]).await;
     assert_eq!(missing.status.code(), Some(1));
 }
