@@ -429,21 +429,27 @@ pub(crate) type Exec<'a, V, T> =
 /// # Ok(())
 /// # }
 /// ```
+///
+/// It is a `Future` itself (nothing is sent before it is first polled), so
+/// it goes wherever the `async fn`s it replaced went: `tokio::spawn` of an
+/// owned client's call, `join!`, a function taking `impl Future`.
 #[must_use = "a request does nothing until awaited"]
 pub struct Pending<'a, V: ApiFamily, T> {
     client: &'a IdentityClient<V>,
-    args: Args<'a>,
+    args: Option<Args<'a>>,
     exec: Exec<'a, V, T>,
     options: CallOptions,
+    running: Option<BoxFuture<'a, Result<Response<T>>>>,
 }
 
 impl<'a, V: ApiFamily, T> Pending<'a, V, T> {
     pub(crate) fn new(client: &'a IdentityClient<V>, args: Args<'a>, exec: Exec<'a, V, T>) -> Self {
         Self {
             client,
-            args,
+            args: Some(args),
             exec,
             options: CallOptions::default(),
+            running: None,
         }
     }
 }
@@ -456,8 +462,30 @@ impl<'a, V: ApiFamily, T> Run for Pending<'a, V, T> {
         &mut self.options
     }
 
-    fn run(self) -> Self::Future {
-        (self.exec)(self.client, self.args, self.options)
+    fn run(mut self) -> Self::Future {
+        match (self.running.take(), self.args.take()) {
+            (Some(running), _) => running,
+            (None, Some(args)) => (self.exec)(self.client, args, self.options),
+            (None, None) => unreachable!("a call runs once"),
+        }
+    }
+}
+
+impl<V: ApiFamily, T> Future for Pending<'_, V, T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.running.is_none() {
+            let args = this.args.take().expect("polled after it finished");
+            let options = std::mem::take(&mut this.options);
+            this.running = Some((this.exec)(this.client, args, options));
+        }
+        let running = this.running.as_mut().expect("set above");
+        running
+            .as_mut()
+            .poll(cx)
+            .map(|answer| answer.map(Response::into_value))
     }
 }
 
@@ -466,6 +494,18 @@ impl<'a, V: ApiFamily, T> Run for Pending<'a, V, T> {
 /// body (with `client` and `user` in scope) calling the builder as `CALL`.
 macro_rules! call_builder {
     ($ty:ident<$lt:lifetime, V $(, $t:ident)?>, $value:ty, $call:literal) => {
+        $crate::pending::call_builder!(@setters $ty<$lt, V $(, $t)?>, $call);
+
+        impl<$lt, V: $crate::client::ApiFamily $(, $t)?> std::future::IntoFuture for $ty<$lt, V $(, $t)?> {
+            type Output = $crate::error::Result<$value>;
+            type IntoFuture = $crate::pending::CallFuture<$lt, $value>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                $crate::pending::CallFuture::new($crate::pending::Run::run(self))
+            }
+        }
+    };
+    (@setters $ty:ident<$lt:lifetime, V $(, $t:ident)?>, $call:literal) => {
         impl<$lt, V: $crate::client::ApiFamily $(, $t)?> $ty<$lt, V $(, $t)?> {
             /// The longest this call may take, all attempts and waits
             /// between them included. It replaces the client's
@@ -551,21 +591,13 @@ macro_rules! call_builder {
                 $crate::pending::WithResponse::new(self)
             }
         }
-
-        impl<$lt, V: $crate::client::ApiFamily $(, $t)?> std::future::IntoFuture for $ty<$lt, V $(, $t)?> {
-            type Output = $crate::error::Result<$value>;
-            type IntoFuture = $crate::pending::CallFuture<$lt, $value>;
-
-            fn into_future(self) -> Self::IntoFuture {
-                $crate::pending::CallFuture::new($crate::pending::Run::run(self))
-            }
-        }
     };
 }
 
 pub(crate) use call_builder;
 
-call_builder!(Pending<'a, V, T>, T, "client.revoke_tokens(&user)");
+// `Pending` is a `Future` itself: setters only.
+call_builder!(@setters Pending<'a, V, T>, "client.revoke_tokens(&user)");
 
 /// A value of an answer to `call`, with what `with_response` needs.
 pub(crate) fn respond<T>(call: &Arc<Call>, value: T) -> Result<Response<T>> {
