@@ -1,6 +1,6 @@
 //! The workspace README's code, run: every ```rust block is a function that
 //! `build.rs` wraps in a test. They run against the resource in
-//! `ACS_CONNECTION_STRING` when it is set, else against the emulator;
+//! `ACS_CONNECTION_STRING` (or `COMMUNICATION_SERVICES_CONNECTION_STRING`) when it is set, else against the emulator;
 //! blocks that need a Teams user's token always use the emulator, which
 //! reads that token's claims only.
 
@@ -19,7 +19,8 @@ impl Setting {
             "aud": "https://auth.msft.communication.azure.com", "scp": "Teams.ManageCalls Teams.ManageChats", "appid": "app-id", "oid": "user-oid", "tid": "tenant-id",
             "exp": acs_identity_tests::epoch_in(3600)
         }));
-        if !needs_teams_token && let Ok(connection_string) = std::env::var("ACS_CONNECTION_STRING")
+        if !needs_teams_token
+            && let Some((_, connection_string)) = acs_identity::connection_string_from_env()
         {
             return Self {
                 connection_string,

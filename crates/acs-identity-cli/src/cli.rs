@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit codes: 0 success, 1 the call failed (the service's code and message are on stderr), 2 usage error."
 )]
 pub struct Cli {
-    /// The resource's connection string (`endpoint=https://…;accesskey=…`).
+    /// The resource's connection string (`endpoint=https://…;accesskey=…`);
+    /// else COMMUNICATION_SERVICES_CONNECTION_STRING.
     #[arg(
         long,
         env = "ACS_CONNECTION_STRING",

@@ -113,6 +113,14 @@ async fn user_create_get_delete_with_service_names_in_json() {
         "{}",
         stderr(&missing)
     );
+    // What ACS support asks for, as the service sent it.
+    for name in [", request id ", ", MS-CV ", ", X-Azure-Ref "] {
+        assert!(
+            stderr(&missing).contains(name),
+            "{name}: {}",
+            stderr(&missing)
+        );
+    }
     let missing = run(&conn, &["user", "get", &id]).await;
     assert_eq!(missing.status.code(), Some(1));
 }
@@ -371,6 +379,7 @@ async fn usage_errors_and_missing_connection_strings_exit_2() {
         Command::new(BIN)
             .args(["user", "create"])
             .env_remove("ACS_CONNECTION_STRING")
+            .env_remove("COMMUNICATION_SERVICES_CONNECTION_STRING")
             .output()
             .unwrap()
     })
@@ -378,6 +387,30 @@ async fn usage_errors_and_missing_connection_strings_exit_2() {
     .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no connection string"));
+    // The quickstarts' variable is read when ACS_CONNECTION_STRING is not
+    // set; when both are, ACS_CONNECTION_STRING wins.
+    for (acs, official) in [
+        (None, conn.clone()),
+        (
+            Some(conn.clone()),
+            "endpoint=https://x.example;accesskey=".to_string(),
+        ),
+    ] {
+        let out = tokio::task::spawn_blocking(move || {
+            let mut cmd = Command::new(BIN);
+            cmd.args(["user", "create"])
+                .env("COMMUNICATION_SERVICES_CONNECTION_STRING", official)
+                .env_remove("RUST_LOG");
+            match acs {
+                Some(acs) => cmd.env("ACS_CONNECTION_STRING", acs),
+                None => cmd.env_remove("ACS_CONNECTION_STRING"),
+            };
+            cmd.output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
     let out = run(
         "endpoint=https://x.example;accesskey=c2VjcmV0LWtleQ==;extra=1",
         &["user", "create"],

@@ -55,7 +55,9 @@ fn command(conn: Option<&str>, args: &[&str]) -> Command {
     cmd.args(args).env_remove("RUST_LOG").stdin(Stdio::null());
     match conn {
         Some(conn) => cmd.env("ACS_CONNECTION_STRING", conn),
-        None => cmd.env_remove("ACS_CONNECTION_STRING"),
+        None => cmd
+            .env_remove("ACS_CONNECTION_STRING")
+            .env_remove("COMMUNICATION_SERVICES_CONNECTION_STRING"),
     };
     cmd
 }
@@ -241,7 +243,9 @@ fn run_bounded(conn: Option<&str>, args: &[&str]) -> Output {
         .stderr(Stdio::piped());
     match conn {
         Some(conn) => cmd.env("ACS_CONNECTION_STRING", conn),
-        None => cmd.env_remove("ACS_CONNECTION_STRING"),
+        None => cmd
+            .env_remove("ACS_CONNECTION_STRING")
+            .env_remove("COMMUNICATION_SERVICES_CONNECTION_STRING"),
     };
     let mut child = cmd.spawn().expect("bash runs");
     let started = std::time::Instant::now();
@@ -369,6 +373,7 @@ fn entra_with_path(path: &std::path::Path) -> Output {
         ])
         .env("PATH", path)
         .env_remove("ACS_CONNECTION_STRING")
+        .env_remove("COMMUNICATION_SERVICES_CONNECTION_STRING")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .output()

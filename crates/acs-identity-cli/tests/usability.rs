@@ -308,6 +308,7 @@ async fn auth_entra_signs_in_through_the_az_login() {
             ])
             .env("PATH", path)
             .env_remove("ACS_CONNECTION_STRING")
+            .env_remove("COMMUNICATION_SERVICES_CONNECTION_STRING")
             .env_remove("RUST_LOG");
             cmd.output().unwrap()
         })

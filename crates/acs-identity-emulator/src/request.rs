@@ -42,7 +42,8 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         }
     };
     // The inspector polls the GET endpoints: those stay out of the log.
-    let polled = method == Method::GET && path.starts_with("/_emulator");
+    let service_route = !path.starts_with("/_emulator");
+    let polled = method == Method::GET && !service_route;
     if !polled {
         let status = match &reply {
             Reply::Send(resp) => Some(resp.status().as_u16()),
@@ -68,6 +69,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         Reply::Send(mut resp) => {
             if let Some(id) = request_id {
                 resp.headers_mut().insert("x-ms-client-request-id", id);
+            }
+            if service_route {
+                crate::response::correlate(resp.headers_mut(), time);
             }
             Reply::Send(resp)
         }

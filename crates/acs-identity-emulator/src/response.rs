@@ -46,3 +46,25 @@ pub fn error(e: &ApiError) -> Response<Full<Bytes>> {
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
+
+/// Adds what the service sends on every answer to find it again in its
+/// logs: `MS-CV` (a correlation vector: a random base, `.0` for the first
+/// hop) and `X-Azure-Ref` (Azure Front Door's reference: the time and a
+/// random part).
+pub fn correlate(headers: &mut hyper::HeaderMap, time: chrono::DateTime<chrono::Utc>) {
+    let base: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(22)
+        .collect();
+    let cv = format!("{base}.0");
+    let azure_ref = format!(
+        "{}-{:016x}{:08x}",
+        time.format("%Y%m%dT%H%M%SZ"),
+        fastrand::u64(..),
+        fastrand::u32(..)
+    );
+    for (name, value) in [("ms-cv", cv), ("x-azure-ref", azure_ref)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}

@@ -38,7 +38,7 @@
 //!
 //! | variable | overrides |
 //! |---|---|
-//! | `ACS_CONNECTION_STRING` | the resource's connection string (never in the file if you can help it) |
+//! | `ACS_CONNECTION_STRING`, else `COMMUNICATION_SERVICES_CONNECTION_STRING` | the resource's connection string (never in the file if you can help it) |
 //! | `ACS_ENDPOINT`, `ACS_TS_ACS_AUTH`, `ACS_TS_MANAGED_IDENTITY_CLIENT_ID` | `[acs]` |
 //! | `ACS_TS_LISTEN` | `listen` |
 //! | `ACS_TS_API_VERSION` | `api_version` |
@@ -353,7 +353,7 @@ pub struct Config {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The Communication Services resource's connection string (better
-    /// from `ACS_CONNECTION_STRING`).
+    /// from `ACS_CONNECTION_STRING` or `COMMUNICATION_SERVICES_CONNECTION_STRING`).
     #[serde(default)]
     pub connection_string: Secret,
     /// Stable (a store keeps the mapping) or preview (custom ids do).
@@ -536,13 +536,13 @@ impl Config {
             None => {
                 return Err(invalid(
                     "connection_string",
-                    "missing: set ACS_CONNECTION_STRING (or connection_string in the file), or [acs] auth = \"managed-identity\" with ACS_ENDPOINT",
+                    "missing: set ACS_CONNECTION_STRING or COMMUNICATION_SERVICES_CONNECTION_STRING (or connection_string in the file), or [acs] auth = \"managed-identity\" with ACS_ENDPOINT",
                 ));
             }
             Some(AcsAuth::Key) if self.connection_string.expose().is_empty() => {
                 return Err(invalid(
                     "connection_string",
-                    "missing: [acs] auth = \"key\" needs ACS_CONNECTION_STRING (or connection_string in the file)",
+                    "missing: [acs] auth = \"key\" needs ACS_CONNECTION_STRING or COMMUNICATION_SERVICES_CONNECTION_STRING (or connection_string in the file)",
                 ));
             }
             Some(AcsAuth::Key) => {}
@@ -669,7 +669,13 @@ fn apply_env(table: &mut toml::Table, var: impl Fn(&str) -> Option<String>) {
         };
         target.insert(key.to_string(), value);
     };
+    // A later variable wins: ACS_CONNECTION_STRING over the quickstarts' name.
     for (variable, section, key) in [
+        (
+            "COMMUNICATION_SERVICES_CONNECTION_STRING",
+            None,
+            "connection_string",
+        ),
         ("ACS_CONNECTION_STRING", None, "connection_string"),
         ("ACS_TS_LISTEN", None, "listen"),
         ("ACS_TS_API_VERSION", None, "api_version"),
@@ -744,6 +750,26 @@ mod tests {
         assert!(!c.tokens.cache);
         assert_eq!(c.tokens.rate_limit_per_minute, 5);
         assert_eq!(c.cors.allowed_origins.len(), 2);
+    }
+
+    #[test]
+    fn either_connection_string_variable_is_read_acs_first() {
+        let read = |acs: Option<&str>, official: Option<&str>| {
+            let mut table: toml::Table = toml::from_str(MINIMAL).unwrap();
+            let (acs, official) = (acs.map(String::from), official.map(String::from));
+            apply_env(&mut table, |name| match name {
+                "ACS_CONNECTION_STRING" => acs.clone(),
+                "COMMUNICATION_SERVICES_CONNECTION_STRING" => official.clone(),
+                _ => None,
+            });
+            let c: Config = table.try_into().unwrap();
+            c.connection_string.expose().to_string()
+        };
+        let acs = "endpoint=https://acs.example/;accesskey=YQ==";
+        let official = "endpoint=https://official.example/;accesskey=Yg==";
+        assert_eq!(read(None, Some(official)), official);
+        assert_eq!(read(Some(acs), Some(official)), acs);
+        assert_eq!(read(Some(acs), None), acs);
     }
 
     #[test]

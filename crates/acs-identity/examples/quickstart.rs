@@ -2,7 +2,8 @@
 //! for one hour, read the user back (preview), revoke its tokens, delete it,
 //! and show it is gone.
 //!
-//! Uses `ACS_CONNECTION_STRING` when set; otherwise starts the local
+//! Uses `ACS_CONNECTION_STRING` (or `COMMUNICATION_SERVICES_CONNECTION_STRING`)
+//! when set; otherwise starts the local
 //! emulator in this process.
 //!
 //! ```sh
@@ -17,15 +18,15 @@ use acs_identity_emulator::Emulator;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the emulator alive until the end, when there is one.
-    let (connection_string, _emulator) = match std::env::var("ACS_CONNECTION_STRING") {
-        Ok(conn) if !conn.trim().is_empty() => {
-            println!("Using the resource in ACS_CONNECTION_STRING.");
+    let (connection_string, _emulator) = match acs_identity::connection_string_from_env() {
+        Some((variable, conn)) => {
+            println!("Using the resource in {variable}.");
             (conn, None)
         }
-        _ => {
+        None => {
             let emulator = Emulator::builder().start().await?;
             println!(
-                "ACS_CONNECTION_STRING is not set: started the local emulator at {}.",
+                "No connection string (ACS_CONNECTION_STRING, COMMUNICATION_SERVICES_CONNECTION_STRING): started the local emulator at {}.",
                 emulator.endpoint()
             );
             (emulator.connection_string(), Some(emulator))

@@ -1,7 +1,6 @@
 //! The client and its operations.
 
 use std::fmt;
-use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use crate::decode;
 use crate::entra_claims::EntraTokenClaims;
 use crate::error::{Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
+use crate::pending::{Args, CallOptions, Pending, Response, Run, call_builder, respond};
 use crate::pipeline::{Call, Pipeline};
 use crate::retry::Idempotency;
 use crate::scope::TokenScope;
@@ -235,8 +235,12 @@ impl Shared {
         &self,
         idempotency: Idempotency,
         bearer: Option<&str>,
+        options: CallOptions,
     ) -> Result<Arc<Call>> {
-        Ok(Arc::new(Call::new(idempotency, self.bearer(bearer).await?)))
+        options.check()?;
+        Ok(Arc::new(
+            Call::new(idempotency, self.bearer(bearer).await?).with_options(options),
+        ))
     }
 
     /// The bearer token of a call: the one given, or the Entra token when
@@ -262,6 +266,7 @@ impl Shared {
         scopes: &[TokenScope],
         minutes: Option<i32>,
         custom_id: Option<&str>,
+        options: CallOptions,
     ) -> Result<(
         u16,
         CommunicationUserIdentifier,
@@ -274,7 +279,7 @@ impl Shared {
             Some(_) => Idempotency::Safe,
             None => Idempotency::NotAfterSend,
         };
-        let call = self.call(idempotency, None).await?;
+        let call = self.call(idempotency, None, options).await?;
         let (status, (user, token)) = with_raw!(family, self, &call, |raw, t| {
             #[allow(clippy::needless_update)]
             let body = t::CommunicationIdentityCreateRequest {
@@ -460,6 +465,7 @@ impl<V: ApiFamily> IdentityClient<V> {
         CreateUser {
             client: self,
             custom_id: None,
+            options: CallOptions::default(),
         }
     }
 
@@ -496,6 +502,7 @@ impl<V: ApiFamily> IdentityClient<V> {
             scopes: scopes.into_iter().collect(),
             expires_in: None,
             custom_id: None,
+            options: CallOptions::default(),
         }
     }
 
@@ -534,6 +541,7 @@ impl<V: ApiFamily> IdentityClient<V> {
             user,
             scopes: scopes.into_iter().collect(),
             expires_in: None,
+            options: CallOptions::default(),
         }
     }
 
@@ -561,16 +569,26 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn revoke_tokens(&self, user: &CommunicationUserIdentifier) -> Result<()> {
-        let shared = self.shared();
-        let call = shared.call(Idempotency::Safe, None).await?;
-        with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let answer = raw
-                .revoke_access_tokens(user.id(), &shared.api_version)
-                .await;
-            decode::answer(answer, &call).await?;
-        });
-        Ok(())
+    pub fn revoke_tokens<'a>(
+        &'a self,
+        user: &'a CommunicationUserIdentifier,
+    ) -> Pending<'a, V, ()> {
+        Pending::new(self, Args::User(user), |client, args, options| {
+            Box::pin(async move {
+                let Args::User(user) = args else {
+                    unreachable!("made with a user")
+                };
+                let shared = client.shared();
+                let call = shared.call(Idempotency::Safe, None, options).await?;
+                with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                    let answer = raw
+                        .revoke_access_tokens(user.id(), &shared.api_version)
+                        .await;
+                    decode::answer(answer, &call).await?;
+                });
+                respond(&call, ())
+            })
+        })
     }
 
     /// Deletes `user`, its data and its tokens.
@@ -595,14 +613,21 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn delete_user(&self, user: &CommunicationUserIdentifier) -> Result<()> {
-        let shared = self.shared();
-        let call = shared.call(Idempotency::Safe, None).await?;
-        with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let answer = raw.delete_identity(user.id(), &shared.api_version).await;
-            decode::answer(answer, &call).await?;
-        });
-        Ok(())
+    pub fn delete_user<'a>(&'a self, user: &'a CommunicationUserIdentifier) -> Pending<'a, V, ()> {
+        Pending::new(self, Args::User(user), |client, args, options| {
+            Box::pin(async move {
+                let Args::User(user) = args else {
+                    unreachable!("made with a user")
+                };
+                let shared = client.shared();
+                let call = shared.call(Idempotency::Safe, None, options).await?;
+                with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                    let answer = raw.delete_identity(user.id(), &shared.api_version).await;
+                    decode::answer(answer, &call).await?;
+                });
+                respond(&call, ())
+            })
+        })
     }
 
     /// Exchanges a Teams user's Entra ID token for a Communication Services
@@ -641,33 +666,45 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn get_token_for_teams_user(
-        &self,
-        options: &GetTokenForTeamsUserOptions,
-    ) -> Result<AccessToken> {
-        check_not_empty("teams_user_aad_token", &options.teams_user_aad_token)?;
-        check_not_empty("client_id", &options.client_id)?;
-        check_not_empty("user_object_id", &options.user_object_id)?;
-        // The service answers this one with a bare 401; say what is wrong.
-        if let Some(mistake) = EntraTokenClaims::decode(&options.teams_user_aad_token)
-            .ok()
-            .and_then(|claims| claims.mistake(&options.user_object_id))
-        {
-            return Err(Error::invalid("user_object_id", mistake));
-        }
-        let shared = self.shared();
-        let call = shared.call(Idempotency::Safe, None).await?;
-        Ok(with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let body = t::TeamsUserExchangeTokenRequest {
-                token: options.teams_user_aad_token.clone(),
-                app_id: options.client_id.clone(),
-                user_id: options.user_object_id.clone(),
-            };
-            let answer = raw
-                .exchange_teams_user_access_token(&shared.api_version, &body)
-                .await;
-            AccessToken::from(decode::answer(answer, &call).await?.1)
-        }))
+    pub fn get_token_for_teams_user<'a>(
+        &'a self,
+        options: &'a GetTokenForTeamsUserOptions,
+    ) -> Pending<'a, V, AccessToken> {
+        Pending::new(
+            self,
+            Args::TeamsUser(options),
+            |client, args, call_options| {
+                Box::pin(async move {
+                    let Args::TeamsUser(options) = args else {
+                        unreachable!("made with the options")
+                    };
+                    check_not_empty("teams_user_aad_token", &options.teams_user_aad_token)?;
+                    check_not_empty("client_id", &options.client_id)?;
+                    check_not_empty("user_object_id", &options.user_object_id)?;
+                    // The service answers this one with a bare 401; say what is wrong.
+                    if let Some(mistake) = EntraTokenClaims::decode(&options.teams_user_aad_token)
+                        .ok()
+                        .and_then(|claims| claims.mistake(&options.user_object_id))
+                    {
+                        return Err(Error::invalid("user_object_id", mistake));
+                    }
+                    let shared = client.shared();
+                    let call = shared.call(Idempotency::Safe, None, call_options).await?;
+                    let token = with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                        let body = t::TeamsUserExchangeTokenRequest {
+                            token: options.teams_user_aad_token.clone(),
+                            app_id: options.client_id.clone(),
+                            user_id: options.user_object_id.clone(),
+                        };
+                        let answer = raw
+                            .exchange_teams_user_access_token(&shared.api_version, &body)
+                            .await;
+                        AccessToken::from(decode::answer(answer, &call).await?.1)
+                    });
+                    respond(&call, token)
+                })
+            },
+        )
     }
 
     /// Exchanges an Entra ID token of a Teams Phone extension user (sent as
@@ -699,26 +736,38 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn exchange_teams_extension_token(
-        &self,
-        entra_user_token: &str,
-    ) -> Result<CommunicationUserAndToken> {
-        check_not_empty("entra_user_token", entra_user_token)?;
-        let shared = self.shared();
-        // The user's token is the bearer: it says who is exchanging.
-        let call = shared
-            .call(Idempotency::Safe, Some(entra_user_token))
-            .await?;
-        let (status, user, token) = with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let body = t::TeamsExtensionExchangeTokenRequest(serde_json::Map::new());
-            let answer = raw
-                .exchange_teams_extension_access_token(&shared.api_version, &body)
-                .await;
-            let (status, result) = decode::answer(answer, &call).await?;
-            let (user, token) = convert::user_and_token(result.identity.id, result.access_token);
-            (status, user, token)
-        });
-        convert::require_token(user, token, status, &call)
+    pub fn exchange_teams_extension_token<'a>(
+        &'a self,
+        entra_user_token: &'a str,
+    ) -> Pending<'a, V, CommunicationUserAndToken> {
+        Pending::new(
+            self,
+            Args::Text(entra_user_token),
+            |client, args, options| {
+                Box::pin(async move {
+                    let Args::Text(entra_user_token) = args else {
+                        unreachable!("made with the token")
+                    };
+                    check_not_empty("entra_user_token", entra_user_token)?;
+                    let shared = client.shared();
+                    // The user's token is the bearer: it says who is exchanging.
+                    let call = shared
+                        .call(Idempotency::Safe, Some(entra_user_token), options)
+                        .await?;
+                    let (status, user, token) = with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                        let body = t::TeamsExtensionExchangeTokenRequest(serde_json::Map::new());
+                        let answer = raw
+                            .exchange_teams_extension_access_token(&shared.api_version, &body)
+                            .await;
+                        let (status, result) = decode::answer(answer, &call).await?;
+                        let (user, token) =
+                            convert::user_and_token(result.identity.id, result.access_token);
+                        (status, user, token)
+                    });
+                    respond(&call, convert::require_token(user, token, status, &call)?)
+                })
+            },
+        )
     }
 
     /// Reads the Teams Phone extension assignment of `object_id` in `tenant_id`.
@@ -747,21 +796,37 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn get_teams_extension_assignment(
-        &self,
-        tenant_id: &str,
-        object_id: &str,
-    ) -> Result<TeamsExtensionAssignment> {
-        check_not_empty("tenant_id", tenant_id)?;
-        check_not_empty("object_id", object_id)?;
-        let shared = self.shared();
-        let call = shared.call(Idempotency::Safe, None).await?;
-        Ok(with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let answer = raw
-                .get_teams_extension_assignment(tenant_id, object_id, &shared.api_version)
-                .await;
-            TeamsExtensionAssignment::from(decode::answer(answer, &call).await?.1)
-        }))
+    pub fn get_teams_extension_assignment<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        object_id: &'a str,
+    ) -> Pending<'a, V, TeamsExtensionAssignment> {
+        Pending::new(
+            self,
+            Args::Pair(tenant_id, object_id),
+            |client, args, options| {
+                Box::pin(async move {
+                    let Args::Pair(tenant_id, object_id) = args else {
+                        unreachable!("made with two ids")
+                    };
+                    check_not_empty("tenant_id", tenant_id)?;
+                    check_not_empty("object_id", object_id)?;
+                    let shared = client.shared();
+                    let call = shared.call(Idempotency::Safe, None, options).await?;
+                    let assignment = with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                        let answer = raw
+                            .get_teams_extension_assignment(
+                                tenant_id,
+                                object_id,
+                                &shared.api_version,
+                            )
+                            .await;
+                        TeamsExtensionAssignment::from(decode::answer(answer, &call).await?.1)
+                    });
+                    respond(&call, assignment)
+                })
+            },
+        )
     }
 
     /// Creates or replaces the Teams Phone extension assignment of
@@ -792,32 +857,49 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn upsert_teams_extension_assignment(
-        &self,
-        tenant_id: &str,
-        object_id: &str,
+    pub fn upsert_teams_extension_assignment<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        object_id: &'a str,
         principal_type: TeamsExtensionPrincipalType,
         client_ids: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Result<Upserted<TeamsExtensionAssignment>> {
-        check_not_empty("tenant_id", tenant_id)?;
-        check_not_empty("object_id", object_id)?;
+    ) -> Pending<'a, V, Upserted<TeamsExtensionAssignment>> {
         let client_ids: Vec<String> = client_ids.into_iter().map(Into::into).collect();
-        let shared = self.shared();
-        let call = shared.call(Idempotency::Safe, None).await?;
-        let (status, value) = with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let body = t::TeamsExtensionAssignmentCreateOrUpdateRequest {
-                principal_type: t::TeamsExtensionPrincipalType(principal_type.to_string()),
-                client_ids,
-            };
-            let answer = raw
-                .upsert_teams_extension_assignment(tenant_id, object_id, &shared.api_version, &body)
-                .await;
-            let (status, value) = decode::answer(answer, &call).await?;
-            (status, TeamsExtensionAssignment::from(value))
-        });
-        Ok(Upserted {
-            value,
-            created: status == 201,
+        let args = Args::TeamsUpsert(tenant_id, object_id, principal_type, client_ids);
+        Pending::new(self, args, |client, args, options| {
+            Box::pin(async move {
+                let Args::TeamsUpsert(tenant_id, object_id, principal_type, client_ids) = args
+                else {
+                    unreachable!("made with the assignment")
+                };
+                check_not_empty("tenant_id", tenant_id)?;
+                check_not_empty("object_id", object_id)?;
+                let shared = client.shared();
+                let call = shared.call(Idempotency::Safe, None, options).await?;
+                let (status, value) = with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                    let body = t::TeamsExtensionAssignmentCreateOrUpdateRequest {
+                        principal_type: t::TeamsExtensionPrincipalType(principal_type.to_string()),
+                        client_ids,
+                    };
+                    let answer = raw
+                        .upsert_teams_extension_assignment(
+                            tenant_id,
+                            object_id,
+                            &shared.api_version,
+                            &body,
+                        )
+                        .await;
+                    let (status, value) = decode::answer(answer, &call).await?;
+                    (status, TeamsExtensionAssignment::from(value))
+                });
+                respond(
+                    &call,
+                    Upserted {
+                        value,
+                        created: status == 201,
+                    },
+                )
+            })
         })
     }
 
@@ -845,22 +927,37 @@ impl<V: ApiFamily> IdentityClient<V> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn delete_teams_extension_assignment(
-        &self,
-        tenant_id: &str,
-        object_id: &str,
-    ) -> Result<()> {
-        check_not_empty("tenant_id", tenant_id)?;
-        check_not_empty("object_id", object_id)?;
-        let shared = self.shared();
-        let call = shared.call(Idempotency::Safe, None).await?;
-        with_raw!(V::FAMILY, shared, &call, |raw, t| {
-            let answer = raw
-                .delete_teams_extension_assignment(tenant_id, object_id, &shared.api_version)
-                .await;
-            decode::answer(answer, &call).await?;
-        });
-        Ok(())
+    pub fn delete_teams_extension_assignment<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        object_id: &'a str,
+    ) -> Pending<'a, V, ()> {
+        Pending::new(
+            self,
+            Args::Pair(tenant_id, object_id),
+            |client, args, options| {
+                Box::pin(async move {
+                    let Args::Pair(tenant_id, object_id) = args else {
+                        unreachable!("made with two ids")
+                    };
+                    check_not_empty("tenant_id", tenant_id)?;
+                    check_not_empty("object_id", object_id)?;
+                    let shared = client.shared();
+                    let call = shared.call(Idempotency::Safe, None, options).await?;
+                    with_raw!(V::FAMILY, shared, &call, |raw, t| {
+                        let answer = raw
+                            .delete_teams_extension_assignment(
+                                tenant_id,
+                                object_id,
+                                &shared.api_version,
+                            )
+                            .await;
+                        decode::answer(answer, &call).await?;
+                    });
+                    respond(&call, ())
+                })
+            },
+        )
     }
 }
 
@@ -886,22 +983,39 @@ impl<V: ApiFamily> IdentityClient<V> {
 pub struct CreateUser<'a, V: ApiFamily> {
     pub(crate) client: &'a IdentityClient<V>,
     pub(crate) custom_id: Option<String>,
+    pub(crate) options: CallOptions,
 }
 
-impl<'a, V: ApiFamily> IntoFuture for CreateUser<'a, V> {
-    type Output = Result<CommunicationUserIdentifier>;
-    type IntoFuture = BoxFuture<'a, Self::Output>;
+impl<'a, V: ApiFamily> Run for CreateUser<'a, V> {
+    type Value = CommunicationUserIdentifier;
+    type Future = BoxFuture<'a, Result<Response<CommunicationUserIdentifier>>>;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn options(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn run(self) -> Self::Future {
         Box::pin(async move {
             let shared = self.client.shared();
-            let (_, user, _, _) = shared
-                .create(V::FAMILY, &[], None, self.custom_id.as_deref())
+            let (_, user, _, call) = shared
+                .create(
+                    V::FAMILY,
+                    &[],
+                    None,
+                    self.custom_id.as_deref(),
+                    self.options,
+                )
                 .await?;
-            Ok(user)
+            respond(&call, user)
         })
     }
 }
+
+call_builder!(
+    CreateUser<'a, V>,
+    CommunicationUserIdentifier,
+    "client.create_user()"
+);
 
 /// The pending [`create_user_and_token`](CommunicationIdentityClient::create_user_and_token) call.
 ///
@@ -930,6 +1044,7 @@ pub struct CreateUserAndToken<'a, V: ApiFamily> {
     pub(crate) scopes: Vec<TokenScope>,
     pub(crate) expires_in: Option<Duration>,
     pub(crate) custom_id: Option<String>,
+    pub(crate) options: CallOptions,
 }
 
 impl<V: ApiFamily> CreateUserAndToken<'_, V> {
@@ -963,22 +1078,38 @@ impl<V: ApiFamily> CreateUserAndToken<'_, V> {
     }
 }
 
-impl<'a, V: ApiFamily> IntoFuture for CreateUserAndToken<'a, V> {
-    type Output = Result<CommunicationUserAndToken>;
-    type IntoFuture = BoxFuture<'a, Self::Output>;
+impl<'a, V: ApiFamily> Run for CreateUserAndToken<'a, V> {
+    type Value = CommunicationUserAndToken;
+    type Future = BoxFuture<'a, Result<Response<CommunicationUserAndToken>>>;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn options(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn run(self) -> Self::Future {
         Box::pin(async move {
             check_scopes(&self.scopes)?;
             let minutes = self.expires_in.map(lifetime_minutes).transpose()?;
             let shared = self.client.shared();
             let (status, user, token, call) = shared
-                .create(V::FAMILY, &self.scopes, minutes, self.custom_id.as_deref())
+                .create(
+                    V::FAMILY,
+                    &self.scopes,
+                    minutes,
+                    self.custom_id.as_deref(),
+                    self.options,
+                )
                 .await?;
-            convert::require_token(user, token, status, &call)
+            respond(&call, convert::require_token(user, token, status, &call)?)
         })
     }
 }
+
+call_builder!(
+    CreateUserAndToken<'a, V>,
+    CommunicationUserAndToken,
+    "client.create_user_and_token([acs_identity::TokenScope::Chat])"
+);
 
 /// The pending [`get_token`](CommunicationIdentityClient::get_token) call.
 ///
@@ -1007,6 +1138,7 @@ pub struct GetToken<'a, V: ApiFamily> {
     user: &'a CommunicationUserIdentifier,
     scopes: Vec<TokenScope>,
     expires_in: Option<Duration>,
+    options: CallOptions,
 }
 
 impl<V: ApiFamily> GetToken<'_, V> {
@@ -1033,17 +1165,21 @@ impl<V: ApiFamily> GetToken<'_, V> {
     }
 }
 
-impl<'a, V: ApiFamily> IntoFuture for GetToken<'a, V> {
-    type Output = Result<AccessToken>;
-    type IntoFuture = BoxFuture<'a, Self::Output>;
+impl<'a, V: ApiFamily> Run for GetToken<'a, V> {
+    type Value = AccessToken;
+    type Future = BoxFuture<'a, Result<Response<AccessToken>>>;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn options(&mut self) -> &mut CallOptions {
+        &mut self.options
+    }
+
+    fn run(self) -> Self::Future {
         Box::pin(async move {
             check_scopes(&self.scopes)?;
             let minutes = self.expires_in.map(lifetime_minutes).transpose()?;
             let shared = self.client.shared();
-            let call = shared.call(Idempotency::Safe, None).await?;
-            Ok(with_raw!(V::FAMILY, shared, &call, |raw, t| {
+            let call = shared.call(Idempotency::Safe, None, self.options).await?;
+            let token = with_raw!(V::FAMILY, shared, &call, |raw, t| {
                 let body = t::CommunicationIdentityAccessTokenRequest {
                     scopes: self
                         .scopes
@@ -1056,10 +1192,17 @@ impl<'a, V: ApiFamily> IntoFuture for GetToken<'a, V> {
                     .issue_access_token(self.user.id(), &shared.api_version, &body)
                     .await;
                 AccessToken::from(decode::answer(answer, &call).await?.1)
-            }))
+            });
+            respond(&call, token)
         })
     }
 }
+
+call_builder!(
+    GetToken<'a, V>,
+    AccessToken,
+    "client.get_token(&user, [acs_identity::TokenScope::Chat])"
+);
 
 #[cfg(test)]
 mod tests {

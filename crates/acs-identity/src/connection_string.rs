@@ -339,3 +339,74 @@ mod tests {
         assert!(debug.contains("https://a.example/"));
     }
 }
+
+/// The environment variables [`connection_string_from_env`] reads, in
+/// order: this workspace's name, then the one Microsoft's quickstarts use.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(
+///     acs_identity::CONNECTION_STRING_VARIABLES,
+///     ["ACS_CONNECTION_STRING", "COMMUNICATION_SERVICES_CONNECTION_STRING"]
+/// );
+/// ```
+pub const CONNECTION_STRING_VARIABLES: [&str; 2] = [
+    "ACS_CONNECTION_STRING",
+    "COMMUNICATION_SERVICES_CONNECTION_STRING",
+];
+
+/// The connection string in the environment: the first of
+/// [`CONNECTION_STRING_VARIABLES`] that is set and not blank, with its
+/// name. No client constructor reads the environment; call this where you
+/// choose to.
+///
+/// # Examples
+///
+/// ```no_run
+/// use acs_identity::CommunicationIdentityClient;
+///
+/// let Some((variable, conn)) = acs_identity::connection_string_from_env() else {
+///     panic!("set ACS_CONNECTION_STRING or COMMUNICATION_SERVICES_CONNECTION_STRING");
+/// };
+/// println!("using the resource in {variable}");
+/// let client = CommunicationIdentityClient::from_connection_string(&conn)?;
+/// # Ok::<(), acs_identity::Error>(())
+/// ```
+pub fn connection_string_from_env() -> Option<(&'static str, String)> {
+    from_variables(|name| std::env::var(name).ok())
+}
+
+fn from_variables(var: impl Fn(&str) -> Option<String>) -> Option<(&'static str, String)> {
+    CONNECTION_STRING_VARIABLES.into_iter().find_map(|name| {
+        var(name)
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| (name, value))
+    })
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn acs_connection_string_comes_first_then_the_quickstarts_name() {
+        let both = |name: &str| Some(format!("from {name}"));
+        assert_eq!(
+            from_variables(both),
+            Some(("ACS_CONNECTION_STRING", "from ACS_CONNECTION_STRING".into()))
+        );
+        let official = |name: &str| match name {
+            "ACS_CONNECTION_STRING" => Some("  ".into()),
+            _ => Some("endpoint=x".into()),
+        };
+        assert_eq!(
+            from_variables(official),
+            Some((
+                "COMMUNICATION_SERVICES_CONNECTION_STRING",
+                "endpoint=x".into()
+            ))
+        );
+        assert_eq!(from_variables(|_| None), None);
+    }
+}

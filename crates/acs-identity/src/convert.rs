@@ -92,11 +92,16 @@ pub(crate) fn require_token(
 ) -> crate::Result<CommunicationUserAndToken> {
     match token {
         Some(access_token) => Ok(CommunicationUserAndToken { user, access_token }),
-        None => Err(Error::Decode(Box::new(DecodeError {
-            status: Some(status),
-            reason: "the response has no `accessToken`".into(),
-            snippet: String::new(),
-            request_id: Some(call.request_id.clone()),
-        }))),
+        None => {
+            let (ms_cv, x_azure_ref) = call.correlation();
+            Err(Error::Decode(Box::new(DecodeError {
+                status: Some(status),
+                reason: "the response has no `accessToken`".into(),
+                snippet: String::new(),
+                request_id: Some(call.request_id.clone()),
+                ms_cv,
+                x_azure_ref,
+            })))
+        }
     }
 }

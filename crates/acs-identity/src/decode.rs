@@ -29,6 +29,7 @@ pub(crate) async fn answer<T, E: ErrorBody>(
             if status != 204 && !is_json(response.headers()) {
                 return Err(not_json(status, response.headers(), call));
             }
+            call.keep(response.headers());
             Ok((status, response.into_inner()))
         }
         Err(e) => Err(error(e, call).await),
@@ -51,11 +52,14 @@ fn not_json(status: u16, headers: &reqwest::header::HeaderMap, call: &Call) -> E
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    let (ms_cv, x_azure_ref) = call.correlation();
     Error::Decode(Box::new(DecodeError {
         status: Some(status),
         reason: format!("content type {content_type:?} is not JSON"),
         snippet: String::new(),
         request_id: Some(call.request_id.clone()),
+        ms_cv,
+        x_azure_ref,
     }))
 }
 
@@ -71,6 +75,7 @@ impl ErrorBody for NoErrorBody {
 /// Maps a generated client's error.
 async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
     let request_id = Some(call.request_id.clone());
+    let ids = Ids::of(call);
     match err {
         RawError::ErrorResponse(response) => {
             let status = response.status().as_u16();
@@ -85,13 +90,15 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
                 details,
                 request_id,
                 retry_after,
+                ms_cv: ids.ms_cv,
+                x_azure_ref: ids.x_azure_ref,
             }))
         }
         RawError::CommunicationError(e)
         | RawError::ResponseBodyError(e)
         | RawError::InvalidUpgrade(e) => {
             if let Some(refused) = body_too_large(&e) {
-                too_large(refused.status, request_id)
+                too_large(refused.status, ids)
             } else if e.is_timeout() {
                 Error::Timeout {
                     elapsed: call.started.elapsed(),
@@ -107,12 +114,12 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
             }
         }
         RawError::InvalidResponsePayload(bytes, e) => match call.last_status() {
-            Some(s) if s >= 400 => not_the_error_shape(s, &bytes, request_id, None),
+            Some(s) if s >= 400 => not_the_error_shape(s, &bytes, ids, None),
             status => decode(
                 status,
                 format!("not the JSON the API describes: {e}"),
                 &bytes,
-                request_id,
+                ids,
             ),
         },
         RawError::UnexpectedResponse(response) => {
@@ -120,13 +127,13 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
             let retry_after = crate::retry::retry_after(response.headers(), SystemTime::now());
             let body = response.bytes().await.unwrap_or_default();
             if status >= 400 {
-                not_the_error_shape(status, &body, request_id, retry_after)
+                not_the_error_shape(status, &body, ids, retry_after)
             } else {
                 decode(
                     Some(status),
                     format!("status {status} is not one the API describes"),
                     &body,
-                    request_id,
+                    ids,
                 )
             }
         }
@@ -142,26 +149,42 @@ async fn error<E: ErrorBody>(err: RawError<E>, call: &Call) -> Error {
 
 /// An error status whose body is not the service's error JSON: the text
 /// becomes the message.
-fn not_the_error_shape(
-    status: u16,
-    body: &[u8],
-    request_id: Option<String>,
-    retry_after: Option<Duration>,
-) -> Error {
+fn not_the_error_shape(status: u16, body: &[u8], ids: Ids, retry_after: Option<Duration>) -> Error {
     Error::Service(Box::new(ServiceError {
         status,
         code: None,
         message: redact(&snippet(body)),
         target: None,
         details: vec![],
-        request_id,
+        request_id: ids.request_id,
         retry_after,
+        ms_cv: ids.ms_cv,
+        x_azure_ref: ids.x_azure_ref,
     }))
+}
+
+/// What identifies an answer: the call's request id, the service's
+/// `MS-CV` and `X-Azure-Ref`.
+struct Ids {
+    request_id: Option<String>,
+    ms_cv: Option<String>,
+    x_azure_ref: Option<String>,
+}
+
+impl Ids {
+    fn of(call: &Call) -> Self {
+        let (ms_cv, x_azure_ref) = call.correlation();
+        Ids {
+            request_id: Some(call.request_id.clone()),
+            ms_cv,
+            x_azure_ref,
+        }
+    }
 }
 
 /// A body over the limit: for an error status, a service error that says so;
 /// for a success, a decode error.
-fn too_large(status: u16, request_id: Option<String>) -> Error {
+fn too_large(status: u16, ids: Ids) -> Error {
     if status >= 400 {
         return Error::Service(Box::new(ServiceError {
             status,
@@ -171,15 +194,17 @@ fn too_large(status: u16, request_id: Option<String>) -> Error {
             ),
             target: None,
             details: vec![],
-            request_id,
+            request_id: ids.request_id,
             retry_after: None,
+            ms_cv: ids.ms_cv,
+            x_azure_ref: ids.x_azure_ref,
         }));
     }
     decode(
         Some(status),
         format!("the body is larger than {MAX_RESPONSE_BODY} bytes"),
         b"",
-        request_id,
+        ids,
     )
 }
 
@@ -223,17 +248,19 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(
             Some(status),
             format!("not the JSON the API describes: {e}"),
             body,
-            Some(call.request_id.clone()),
+            Ids::of(call),
         )
     })
 }
 
-fn decode(status: Option<u16>, reason: String, body: &[u8], request_id: Option<String>) -> Error {
+fn decode(status: Option<u16>, reason: String, body: &[u8], ids: Ids) -> Error {
     Error::Decode(Box::new(DecodeError {
         status,
         reason,
         snippet: redact(&snippet(body)),
-        request_id,
+        request_id: ids.request_id,
+        ms_cv: ids.ms_cv,
+        x_azure_ref: ids.x_azure_ref,
     }))
 }
 

@@ -256,6 +256,63 @@ impl Error {
         }
     }
 
+    /// The service's correlation vector (`MS-CV` header) of the answer
+    /// behind a service or decode error, if it sent one. Azure
+    /// Communication Services support asks for it, with
+    /// [`azure_ref`](Self::azure_ref) and [`request_id`](Self::request_id);
+    /// `Display` shows all three.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{CommunicationUserIdentifier, TokenScope};
+    ///
+    /// let unknown: CommunicationUserIdentifier = "8:acs:resource_00000000-0000-0000-0000-000000000000".parse()?;
+    /// let err = client.get_token(&unknown, [TokenScope::Chat]).await.unwrap_err();
+    /// let ms_cv = err.ms_cv().expect("the service sends MS-CV");
+    /// assert!(err.to_string().contains(&format!("MS-CV {ms_cv}")));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn ms_cv(&self) -> Option<&str> {
+        match self {
+            Error::Service(e) => e.ms_cv.as_deref(),
+            Error::Decode(e) => e.ms_cv.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `X-Azure-Ref` header of the answer behind a service or decode
+    /// error (Azure Front Door's reference for the request), if sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
+    /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
+    /// use acs_identity::{CommunicationUserIdentifier, TokenScope};
+    ///
+    /// let unknown: CommunicationUserIdentifier = "8:acs:resource_00000000-0000-0000-0000-000000000000".parse()?;
+    /// let err = client.get_token(&unknown, [TokenScope::Chat]).await.unwrap_err();
+    /// let azure_ref = err.azure_ref().expect("the service sends X-Azure-Ref");
+    /// assert!(err.to_string().contains(&format!("X-Azure-Ref {azure_ref}")));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn azure_ref(&self) -> Option<&str> {
+        match self {
+            Error::Service(e) => e.x_azure_ref.as_deref(),
+            Error::Decode(e) => e.x_azure_ref.as_deref(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             name,
@@ -267,6 +324,24 @@ impl Error {
 fn request_id_suffix(id: Option<&str>) -> String {
     id.map(|id| format!(", request id {id}"))
         .unwrap_or_default()
+}
+
+/// `, request id …, MS-CV …, X-Azure-Ref …`, for those known.
+fn correlation_suffix(
+    request_id: Option<&str>,
+    ms_cv: Option<&str>,
+    azure_ref: Option<&str>,
+) -> String {
+    let mut text = request_id_suffix(request_id);
+    if let Some(cv) = ms_cv {
+        text.push_str(", MS-CV ");
+        text.push_str(cv);
+    }
+    if let Some(r) = azure_ref {
+        text.push_str(", X-Azure-Ref ");
+        text.push_str(r);
+    }
+    text
 }
 
 /// An error answer from the service.
@@ -310,6 +385,11 @@ pub struct ServiceError {
     /// The wait the service asked for with this answer (`Retry-After`,
     /// `retry-after-ms` or `x-ms-retry-after-ms`), if any.
     pub retry_after: Option<Duration>,
+    /// The service's correlation vector (`MS-CV`) of this answer, if sent:
+    /// what Azure Communication Services support asks for.
+    pub ms_cv: Option<String>,
+    /// The `X-Azure-Ref` of this answer (Azure Front Door's reference), if sent.
+    pub x_azure_ref: Option<String>,
 }
 
 impl fmt::Display for ServiceError {
@@ -324,10 +404,11 @@ impl fmt::Display for ServiceError {
         if let Some(target) = &self.target {
             write!(f, " (target {target})")?;
         }
-        if let Some(id) = &self.request_id {
-            write!(f, ", request id {id}")?;
-        }
-        Ok(())
+        f.write_str(&correlation_suffix(
+            self.request_id.as_deref(),
+            self.ms_cv.as_deref(),
+            self.x_azure_ref.as_deref(),
+        ))
     }
 }
 
@@ -468,7 +549,7 @@ impl TransportError {
 /// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("undecodable response{}: {reason}; body starts {snippet:?}{}", status.map(|s| format!(" (status {s})")).unwrap_or_default(), request_id_suffix(request_id.as_deref()))]
+#[error("undecodable response{}: {reason}; body starts {snippet:?}{}", status.map(|s| format!(" (status {s})")).unwrap_or_default(), correlation_suffix(request_id.as_deref(), ms_cv.as_deref(), x_azure_ref.as_deref()))]
 #[non_exhaustive]
 pub struct DecodeError {
     /// HTTP status, where known.
@@ -479,6 +560,10 @@ pub struct DecodeError {
     pub snippet: String,
     /// The `x-ms-client-request-id` of the call.
     pub request_id: Option<String>,
+    /// The service's correlation vector (`MS-CV`) of the answer, if sent.
+    pub ms_cv: Option<String>,
+    /// The `X-Azure-Ref` of the answer, if sent.
+    pub x_azure_ref: Option<String>,
 }
 
 /// The longest body snippet kept in errors.
@@ -505,11 +590,15 @@ mod tests {
             details: vec![],
             request_id: Some("abc".into()),
             retry_after: None,
+            ms_cv: Some("Xy12AbCdEfGhIjKlMnOpQr.0".into()),
+            x_azure_ref: Some("20250101T000000Z-0123456789abcdef".into()),
         }));
         assert_eq!(
             e.to_string(),
-            "service error 400 ValidationError: ExpiresInMinutes value 59 is invalid. (target ExpiresInMinutes), request id abc"
+            "service error 400 ValidationError: ExpiresInMinutes value 59 is invalid. (target ExpiresInMinutes), request id abc, MS-CV Xy12AbCdEfGhIjKlMnOpQr.0, X-Azure-Ref 20250101T000000Z-0123456789abcdef"
         );
+        assert_eq!(e.ms_cv(), Some("Xy12AbCdEfGhIjKlMnOpQr.0"));
+        assert_eq!(e.azure_ref(), Some("20250101T000000Z-0123456789abcdef"));
         assert_eq!(e.status(), Some(400));
         assert_eq!(e.code(), Some("ValidationError"));
         assert!(!e.is_retryable());
@@ -528,6 +617,8 @@ mod tests {
                 details: vec![],
                 request_id: None,
                 retry_after: None,
+                ms_cv: None,
+                x_azure_ref: None,
             }))
         };
         assert!(service(503).is_retryable());

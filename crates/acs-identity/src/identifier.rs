@@ -240,6 +240,39 @@ impl<'de> serde::Deserialize<'de> for CommunicationIdentifier {
     }
 }
 
+/// Serde for the identifiers of one kind: the raw id string, read back
+/// through [`CommunicationIdentifier::from_raw_id`]; an id of another kind
+/// is refused.
+macro_rules! serde_as_raw_id {
+    ($($ty:ident => $variant:ident, $what:literal;)+) => {$(
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&CommunicationIdentifier::$variant(self.clone()).raw_id())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                match CommunicationIdentifier::from_raw_id(&raw) {
+                    CommunicationIdentifier::$variant(id) => Ok(id),
+                    _ => Err(serde::de::Error::custom(format!(
+                        "`{raw}` is not the raw id of {}",
+                        $what
+                    ))),
+                }
+            }
+        }
+    )+};
+}
+
+serde_as_raw_id! {
+    PhoneNumberIdentifier => PhoneNumber, "a phone number";
+    MicrosoftTeamsUserIdentifier => MicrosoftTeamsUser, "a Microsoft Teams user";
+    MicrosoftTeamsAppIdentifier => MicrosoftTeamsApp, "a Microsoft Teams app";
+    TeamsExtensionUserIdentifier => TeamsExtensionUser, "a Teams Phone extension user";
+}
+
 /// A Communication Services user id, as this API returns it
 /// (`8:acs:<resource>_<guid>`).
 ///
@@ -858,6 +891,58 @@ mod tests {
         assert_eq!(a, b);
         let set: HashSet<I> = [a, b].into_iter().collect();
         assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn every_kind_serializes_as_its_raw_id_and_reads_back() {
+        for raw in [
+            "4:+14255550121",
+            "8:orgid:45ab2481-1c1c-4005-be24-0ffb879b1130",
+            "8:teamsvisitor:45ab2481-1c1c-4005-be24-0ffb879b1130",
+            "8:gcch:45ab2481-1c1c-4005-be24-0ffb879b1130",
+            "28:orgid:45ab2481-1c1c-4005-be24-0ffb879b1130",
+            "28:dod:45ab2481-1c1c-4005-be24-0ffb879b1130",
+            "8:acs:resource-id_tenant-id_user-oid",
+            "8:gcch-acs:resource-id_tenant-id_user-oid",
+        ] {
+            let json = serde_json::to_string(raw).unwrap();
+            let id: I = serde_json::from_str(&json).unwrap();
+            let again = match &id {
+                I::PhoneNumber(p) => {
+                    let s = serde_json::to_string(p).unwrap();
+                    let back: PhoneNumberIdentifier = serde_json::from_str(&s).unwrap();
+                    assert_eq!(&back, p);
+                    s
+                }
+                I::MicrosoftTeamsUser(u) => {
+                    let s = serde_json::to_string(u).unwrap();
+                    let back: MicrosoftTeamsUserIdentifier = serde_json::from_str(&s).unwrap();
+                    assert_eq!(&back, u);
+                    s
+                }
+                I::MicrosoftTeamsApp(a) => {
+                    let s = serde_json::to_string(a).unwrap();
+                    let back: MicrosoftTeamsAppIdentifier = serde_json::from_str(&s).unwrap();
+                    assert_eq!(&back, a);
+                    s
+                }
+                I::TeamsExtensionUser(t) => {
+                    let s = serde_json::to_string(t).unwrap();
+                    let back: TeamsExtensionUserIdentifier = serde_json::from_str(&s).unwrap();
+                    assert_eq!(&back, t);
+                    s
+                }
+                other => panic!("{raw}: {other:?}"),
+            };
+            assert_eq!(again, json, "{raw}");
+        }
+        // Another kind's id is refused, not read as this kind.
+        let err = serde_json::from_str::<PhoneNumberIdentifier>("\"8:orgid:u\"").unwrap_err();
+        assert!(
+            err.to_string().contains("not the raw id of a phone number"),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<MicrosoftTeamsAppIdentifier>("\"4:+1\"").is_err());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
 //! # let conn = emulator.connection_string();
-//! // let conn = std::env::var("ACS_CONNECTION_STRING")?;
+//! // ACS_CONNECTION_STRING, else COMMUNICATION_SERVICES_CONNECTION_STRING:
+//! // let (_, conn) = acs_identity::connection_string_from_env().expect("a connection string");
 //! let client = CommunicationIdentityClient::from_connection_string(&conn)?;
 //!
 //! let created = client
@@ -52,15 +53,23 @@
 //! - Every call retries throttling and server errors per [`RetryOptions`],
 //!   re-signing each attempt; creating a user without custom id is not
 //!   retried once the request may have reached the service.
-//! - Errors are one [`Error`] type; secrets (keys, tokens, signatures) never
-//!   appear in `Debug`, `Display` or logs.
+//! - Errors are one [`Error`] type, carrying the service's `MS-CV` and
+//!   `X-Azure-Ref` when it sent them; secrets (keys, tokens, signatures)
+//!   never appear in `Debug`, `Display`, spans or logs.
+//! - Every operation returns a call builder: `.timeout(…)` and `.header(…)`
+//!   for this call only, `.with_response()` for the status and headers too.
+//! - [`AccessToken`], [`CommunicationUserAndToken`] and the identifiers
+//!   implement serde's traits (identifiers as their raw id).
 //!
 //! # How a call travels
 //!
 //! One way, from `get_token` to the socket and back:
 //!
-//! 1. the method checks its arguments and makes the call's context (request
-//!    id, whether it may be sent twice, the bearer token if any);
+//! 1. the method returns a call builder ([`Pending`], or one with setters
+//!    of its own such as [`GetToken`]), where per-call options go (a
+//!    `timeout`, extra `header`s, `with_response`); awaited, it checks its
+//!    arguments and makes the call's context (request id, whether it may be
+//!    sent twice, the bearer token if any, the per-call options);
 //! 2. it builds a generated client of [`acs_identity_raw`] for that call (an
 //!    `Arc` clone and the base URL), whose `Inner` carries the context, and
 //!    calls the generated operation, which builds the request;
@@ -70,7 +79,9 @@
 //!    [`MAX_RESPONSE_BODY`]) and retries per [`RetryOptions`];
 //! 4. the generated operation decodes the body into its type, and one
 //!    function of this crate turns that result (or the service's error, with
-//!    the request id) into the method's result.
+//!    the request id, `MS-CV` and `X-Azure-Ref`) into the method's result:
+//!    a [`Response`] (value, status, headers), of which a plain `.await`
+//!    keeps the value.
 //!
 //! The stable and preview clients share their operations: each is written
 //! once and compiled for both generated modules.
@@ -92,6 +103,7 @@ mod entra_claims;
 mod error;
 pub mod hmac;
 mod identifier;
+mod pending;
 mod pipeline;
 pub mod preview;
 mod retry;
@@ -109,7 +121,10 @@ pub use client::{
     ApiFamily, CommunicationIdentityClient, CreateUser, CreateUserAndToken, GetToken,
     GetTokenForTeamsUserOptions, IdentityClient, Stable,
 };
-pub use connection_string::{ConnectionString, ConnectionStringError};
+pub use connection_string::{
+    CONNECTION_STRING_VARIABLES, ConnectionString, ConnectionStringError,
+    connection_string_from_env,
+};
 pub use credential::{
     AccessKey, BoxFuture, CommunicationTokenCredential, CommunicationTokenCredentialBuilder,
     CredentialError, ENTRA_SCOPE, EntraToken, InvalidAccessKey, InvalidToken, RefreshedToken,
@@ -122,6 +137,7 @@ pub use identifier::{
     MicrosoftTeamsAppIdentifier, MicrosoftTeamsUserIdentifier, PhoneNumberIdentifier,
     TeamsExtensionUserIdentifier,
 };
+pub use pending::{CallFuture, Pending, RESERVED_HEADERS, Response, WithResponse};
 pub use pipeline::MAX_RESPONSE_BODY;
 pub use retry::{RETRY_STATUSES, RetryOptions};
 pub use scope::{InvalidScope, TokenScope};

@@ -4,11 +4,14 @@
 //! crate's hook, which calls the call's [`CallTransport`] (the `Transport`),
 //! which runs the pipeline. For each attempt, in order:
 //!
-//! 1. a copy of the request gets the call's `x-ms-client-request-id` (the
-//!    same on every attempt), the `User-Agent`, and fresh authentication:
-//!    an HMAC signature over this attempt's date, or the bearer token;
+//! 1. a copy of the request gets the call's own headers (per-call options;
+//!    never one of the pipeline's), the call's `x-ms-client-request-id`
+//!    (the same on every attempt), the `User-Agent`, and fresh
+//!    authentication: an HMAC signature over this attempt's date, or the
+//!    bearer token;
 //! 2. it is sent with a timeout of the per-try limit or what is left of the
-//!    call's deadline, whichever is shorter;
+//!    call's deadline (its own per-call timeout, else the client's),
+//!    whichever is shorter;
 //! 3. the response body is read into memory, refusing more than
 //!    [`MAX_RESPONSE_BODY`] bytes;
 //! 4. the outcome is classified ([`crate::retry`]); a retryable outcome with
@@ -24,8 +27,8 @@
 //! `Call`; a body over the limit travels in the response itself, as a body
 //! that fails with [`BodyTooLarge`] when read.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -34,6 +37,7 @@ use tracing::Instrument as _;
 use url::Url;
 
 use crate::credential::Auth;
+use crate::pending::CallOptions;
 use crate::retry::{self, Idempotency, Outcome, RetryOptions};
 
 /// The largest response body read; a larger one is refused unread.
@@ -85,6 +89,15 @@ pub(crate) struct Call {
     pub(crate) next_link: Option<Url>,
     attempts: AtomicU32,
     last_status: AtomicU16,
+    /// The `MS-CV` and `X-Azure-Ref` of the last answer, as sent.
+    correlation: Mutex<(Option<HeaderValue>, Option<HeaderValue>)>,
+    /// The call's own deadline (per-call `timeout`), in place of the client's.
+    pub(crate) deadline: Option<Duration>,
+    /// Headers the call adds to each attempt (checked: none of the pipeline's).
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether the answer's headers are kept for a `Response`.
+    pub(crate) keep_headers: bool,
+    answer_headers: Mutex<Option<reqwest::header::HeaderMap>>,
 }
 
 impl Call {
@@ -103,7 +116,47 @@ impl Call {
             next_link: None,
             attempts: AtomicU32::new(0),
             last_status: AtomicU16::new(0),
+            correlation: Mutex::new((None, None)),
+            deadline: None,
+            headers: Vec::new(),
+            keep_headers: false,
+            answer_headers: Mutex::new(None),
         }
+    }
+
+    /// The call with its per-call options.
+    pub(crate) fn with_options(mut self, options: CallOptions) -> Self {
+        self.deadline = options.timeout;
+        self.headers = options.headers;
+        self.keep_headers = options.keep_headers;
+        self
+    }
+
+    /// Keeps the headers of the answer, when the call wants them.
+    pub(crate) fn keep(&self, headers: &reqwest::header::HeaderMap) {
+        if self.keep_headers {
+            *self
+                .answer_headers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(headers.clone());
+        }
+    }
+
+    /// The headers kept, or none.
+    pub(crate) fn take_headers(&self) -> reqwest::header::HeaderMap {
+        if !self.keep_headers {
+            return reqwest::header::HeaderMap::new();
+        }
+        self.answer_headers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+    }
+
+    /// The deadline of this call: its own, else the client's.
+    fn deadline_or(&self, client: Option<Duration>) -> Option<Duration> {
+        self.deadline.or(client)
     }
 
     /// Attempts made.
@@ -114,6 +167,30 @@ impl Call {
     /// Notes the status of an answer.
     pub(crate) fn note_status(&self, status: u16) {
         self.last_status.store(status, Ordering::Relaxed);
+    }
+
+    /// Notes the `MS-CV` and `X-Azure-Ref` of an answer (a reference
+    /// count each: header values share the response's buffer).
+    pub(crate) fn note_correlation(&self, headers: &reqwest::header::HeaderMap) {
+        let noted = (
+            headers.get(&MS_CV).cloned(),
+            headers.get(&X_AZURE_REF).cloned(),
+        );
+        *self.correlation.lock().unwrap_or_else(|e| e.into_inner()) = noted;
+    }
+
+    /// The `MS-CV` and `X-Azure-Ref` of the last answer, when it sent them
+    /// as visible ASCII of at most [`MAX_CORRELATION_LEN`] bytes.
+    pub(crate) fn correlation(&self) -> (Option<String>, Option<String>) {
+        let noted = self.correlation.lock().unwrap_or_else(|e| e.into_inner());
+        let text = |v: &Option<HeaderValue>| {
+            v.as_ref()
+                .filter(|v| v.len() <= MAX_CORRELATION_LEN)
+                .and_then(|v| v.to_str().ok())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        (text(&noted.0), text(&noted.1))
     }
 
     /// The status of the last answer, if any came.
@@ -157,6 +234,11 @@ impl Pipeline {
     }
 }
 
+/// The longest `MS-CV` or `X-Azure-Ref` kept in errors.
+const MAX_CORRELATION_LEN: usize = 256;
+
+pub(crate) static MS_CV: HeaderName = HeaderName::from_static("ms-cv");
+pub(crate) static X_AZURE_REF: HeaderName = HeaderName::from_static("x-azure-ref");
 static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
 static RETURN_CLIENT_REQUEST_ID: HeaderName =
     HeaderName::from_static("x-ms-return-client-request-id");
@@ -172,15 +254,76 @@ impl acs_identity_raw::Transport for CallTransport {
         if let Some(link) = &call.next_link {
             *request.url_mut() = link.clone();
         }
-        let span = tracing::info_span!("acs_identity.call", operation = operation_id, request_id = %call.request_id);
-        let run = self.pipeline.run(client, request, call);
+        // Named as Azure SDKs and OpenTelemetry's HTTP conventions name
+        // them; `otel.name` and `otel.kind` are read by tracing-opentelemetry.
+        // No header, body or query goes in: the URL's path and host hold
+        // no secret, but none is needed.
+        let span = tracing::info_span!(
+            "acs_identity.call",
+            "otel.name" = operation_id,
+            "otel.kind" = "client",
+            "az.namespace" = "Microsoft.Communication",
+            operation = operation_id,
+            request_id = %call.request_id,
+            "az.client_request_id" = %call.request_id,
+            "http.request.method" = %request.method(),
+            "server.address" = request.url().host_str().unwrap_or_default(),
+            "server.port" = request.url().port_or_known_default(),
+            "http.response.status_code" = tracing::field::Empty,
+            "az.service_request_id" = tracing::field::Empty,
+            "http.request.resend_count" = tracing::field::Empty,
+            "error.type" = tracing::field::Empty,
+        );
         // Entering and leaving a span on every poll costs even when no
         // subscriber wants it; a disabled span is left out.
         if span.is_disabled() {
-            Box::pin(run)
+            Box::pin(self.pipeline.run(client, request, call))
         } else {
+            let recorded = span.clone();
+            let run = async move {
+                let result = self.pipeline.run(client, request, call).await;
+                record_outcome(&recorded, &result, call);
+                result
+            };
             Box::pin(run.instrument(span))
         }
+    }
+}
+
+/// Records on the call's span what became of it: the status and the
+/// service's request id (`x-ms-request-id`, else the `MS-CV` ACS sends), or
+/// the kind of failure; and the number of retries, when there were any.
+fn record_outcome(span: &tracing::Span, result: &reqwest::Result<reqwest::Response>, call: &Call) {
+    match result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            span.record("http.response.status_code", status);
+            let headers = response.headers();
+            if let Some(id) = headers
+                .get("x-ms-request-id")
+                .or_else(|| headers.get(&MS_CV))
+                .and_then(|v| v.to_str().ok())
+            {
+                span.record("az.service_request_id", id);
+            }
+            if status >= 400 {
+                span.record("error.type", status);
+            }
+        }
+        Err(e) => {
+            let kind = if e.is_timeout() {
+                "timeout"
+            } else if e.is_connect() {
+                "connect"
+            } else {
+                "transport"
+            };
+            span.record("error.type", kind);
+        }
+    }
+    let resends = call.attempts().saturating_sub(1);
+    if resends > 0 {
+        span.record("http.request.resend_count", resends);
     }
 }
 
@@ -224,7 +367,7 @@ impl Pipeline {
                 return result;
             }
             let delay = asked.unwrap_or_else(|| self.retry.backoff(retry_number));
-            if let Some(deadline) = self.deadline
+            if let Some(deadline) = call.deadline_or(self.deadline)
                 && call.started.elapsed().saturating_add(delay) >= deadline
             {
                 tracing::debug!(?delay, "no time left for another attempt");
@@ -271,8 +414,8 @@ impl Pipeline {
             None => original,
         };
         self.prepare(&mut req, call);
-        let remaining = self
-            .deadline
+        let remaining = call
+            .deadline_or(self.deadline)
             .map(|d| d.saturating_sub(call.started.elapsed()));
         let timeout = match (self.per_try_timeout, remaining) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -286,7 +429,12 @@ impl Pipeline {
     fn prepare(&self, req: &mut reqwest::Request, call: &Call) {
         let headers = req.headers_mut();
         // Room for the six headers below at once, rather than growing twice.
-        headers.reserve(6);
+        headers.reserve(6 + call.headers.len());
+        // The call's own first: the pipeline's below replace any of the
+        // same name (the call's options refuse those names anyway).
+        for (name, value) in &call.headers {
+            headers.append(name.clone(), value.clone());
+        }
         if let Ok(id) = HeaderValue::from_str(&call.request_id) {
             headers.insert(CLIENT_REQUEST_ID.clone(), id);
         }
@@ -329,8 +477,9 @@ async fn send_once(
         Err(e) if e.is_timeout() => Outcome::TimedOut,
         Err(_) => Outcome::Broken,
     };
-    if let Outcome::Status(status) = outcome {
-        call.note_status(status);
+    if let Ok(response) = &result {
+        call.note_status(response.status().as_u16());
+        call.note_correlation(response.headers());
     }
     tracing::debug!(
         attempt,

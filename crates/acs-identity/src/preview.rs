@@ -46,6 +46,7 @@ use crate::convert;
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::identifier::CommunicationUserIdentifier;
+use crate::pending::{Args, CallOptions, Pending, respond};
 use crate::pipeline::Call;
 use crate::retry::Idempotency;
 use crate::token::CommunicationUserAndToken;
@@ -121,20 +122,28 @@ impl client::IdentityClient<Preview> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn get_user(
-        &self,
-        user: &CommunicationUserIdentifier,
-    ) -> Result<CommunicationUserDetail> {
-        let call = self.call(Idempotency::Safe, None).await?;
-        let answer = self
-            .raw(&call)
-            .get_identity(user.id(), self.api_version())
-            .await;
-        let (_, identity) = decode::answer(answer, &call).await?;
-        Ok(CommunicationUserDetail {
-            user: CommunicationUserIdentifier::from_service(identity.id),
-            custom_id: identity.custom_id,
-            last_token_issued_at: identity.last_token_issued_at,
+    pub fn get_user<'a>(
+        &'a self,
+        user: &'a CommunicationUserIdentifier,
+    ) -> Pending<'a, Preview, CommunicationUserDetail> {
+        Pending::new(self, Args::User(user), |client, args, options| {
+            Box::pin(async move {
+                let Args::User(user) = args else {
+                    unreachable!("made with a user")
+                };
+                let call = client.call(Idempotency::Safe, None, options).await?;
+                let answer = client
+                    .raw(&call)
+                    .get_identity(user.id(), client.api_version())
+                    .await;
+                let (_, identity) = decode::answer(answer, &call).await?;
+                let detail = CommunicationUserDetail {
+                    user: CommunicationUserIdentifier::from_service(identity.id),
+                    custom_id: identity.custom_id,
+                    last_token_issued_at: identity.last_token_issued_at,
+                };
+                respond(&call, detail)
+            })
         })
     }
 
@@ -166,21 +175,35 @@ impl client::IdentityClient<Preview> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn exchange_entra_token(
-        &self,
-        entra_user_token: &str,
-    ) -> Result<CommunicationUserAndToken> {
-        client::check_not_empty("entra_user_token", entra_user_token)?;
-        // The user's token is the bearer: it says who is exchanging.
-        let call = self.call(Idempotency::Safe, Some(entra_user_token)).await?;
-        let body = t::EntraExchangeTokenRequest(serde_json::Map::new());
-        let answer = self
-            .raw(&call)
-            .exchange_entra_access_token(self.api_version(), &body)
-            .await;
-        let (status, result) = decode::answer(answer, &call).await?;
-        let (user, token) = convert::user_and_token(result.identity.id, result.access_token);
-        convert::require_token(user, token, status, &call)
+    pub fn exchange_entra_token<'a>(
+        &'a self,
+        entra_user_token: &'a str,
+    ) -> Pending<'a, Preview, CommunicationUserAndToken> {
+        Pending::new(
+            self,
+            Args::Text(entra_user_token),
+            |client, args, options| {
+                Box::pin(async move {
+                    let Args::Text(entra_user_token) = args else {
+                        unreachable!("made with the token")
+                    };
+                    client::check_not_empty("entra_user_token", entra_user_token)?;
+                    // The user's token is the bearer: it says who is exchanging.
+                    let call = client
+                        .call(Idempotency::Safe, Some(entra_user_token), options)
+                        .await?;
+                    let body = t::EntraExchangeTokenRequest(serde_json::Map::new());
+                    let answer = client
+                        .raw(&call)
+                        .exchange_entra_access_token(client.api_version(), &body)
+                        .await;
+                    let (status, result) = decode::answer(answer, &call).await?;
+                    let (user, token) =
+                        convert::user_and_token(result.identity.id, result.access_token);
+                    respond(&call, convert::require_token(user, token, status, &call)?)
+                })
+            },
+        )
     }
 
     /// Every Entra assignment, following `nextLink` page by page as the
@@ -291,14 +314,25 @@ impl client::IdentityClient<Preview> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn get_entra_assignment(&self, object_id: &str) -> Result<EntraAssignment> {
-        client::check_not_empty("object_id", object_id)?;
-        let call = self.call(Idempotency::Safe, None).await?;
-        let answer = self
-            .raw(&call)
-            .get_entra_assignment(object_id, self.api_version())
-            .await;
-        Ok(decode::answer(answer, &call).await?.1.into())
+    pub fn get_entra_assignment<'a>(
+        &'a self,
+        object_id: &'a str,
+    ) -> Pending<'a, Preview, EntraAssignment> {
+        Pending::new(self, Args::Text(object_id), |client, args, options| {
+            Box::pin(async move {
+                let Args::Text(object_id) = args else {
+                    unreachable!("made with an id")
+                };
+                client::check_not_empty("object_id", object_id)?;
+                let call = client.call(Idempotency::Safe, None, options).await?;
+                let answer = client
+                    .raw(&call)
+                    .get_entra_assignment(object_id, client.api_version())
+                    .await;
+                let assignment = decode::answer(answer, &call).await?.1.into();
+                respond(&call, assignment)
+            })
+        })
     }
 
     /// Creates or replaces the Entra assignment of `object_id`.
@@ -324,23 +358,35 @@ impl client::IdentityClient<Preview> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn upsert_entra_assignment(
-        &self,
-        object_id: &str,
+    pub fn upsert_entra_assignment<'a>(
+        &'a self,
+        object_id: &'a str,
         spec: EntraAssignmentSpec,
-    ) -> Result<Upserted<EntraAssignment>> {
-        client::check_not_empty("object_id", object_id)?;
-        client::check_not_empty("tenant_id", &spec.tenant_id)?;
-        let call = self.call(Idempotency::Safe, None).await?;
-        let answer = self
-            .raw(&call)
-            .upsert_entra_assignment(object_id, self.api_version(), &raw_spec(spec))
-            .await;
-        let (status, value) = decode::answer(answer, &call).await?;
-        Ok(Upserted {
-            value: value.into(),
-            created: status == 201,
-        })
+    ) -> Pending<'a, Preview, Upserted<EntraAssignment>> {
+        Pending::new(
+            self,
+            Args::EntraUpsert(object_id, spec),
+            |client, args, options| {
+                Box::pin(async move {
+                    let Args::EntraUpsert(object_id, spec) = args else {
+                        unreachable!("made with an assignment")
+                    };
+                    client::check_not_empty("object_id", object_id)?;
+                    client::check_not_empty("tenant_id", &spec.tenant_id)?;
+                    let call = client.call(Idempotency::Safe, None, options).await?;
+                    let answer = client
+                        .raw(&call)
+                        .upsert_entra_assignment(object_id, client.api_version(), &raw_spec(spec))
+                        .await;
+                    let (status, value) = decode::answer(answer, &call).await?;
+                    let upserted = Upserted {
+                        value: value.into(),
+                        created: status == 201,
+                    };
+                    respond(&call, upserted)
+                })
+            },
+        )
     }
 
     /// Deletes the Entra assignment of `object_id`.
@@ -365,15 +411,22 @@ impl client::IdentityClient<Preview> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn delete_entra_assignment(&self, object_id: &str) -> Result<()> {
-        client::check_not_empty("object_id", object_id)?;
-        let call = self.call(Idempotency::Safe, None).await?;
-        let answer = self
-            .raw(&call)
-            .delete_entra_assignment(object_id, self.api_version())
-            .await;
-        decode::answer(answer, &call).await?;
-        Ok(())
+    pub fn delete_entra_assignment<'a>(&'a self, object_id: &'a str) -> Pending<'a, Preview, ()> {
+        Pending::new(self, Args::Text(object_id), |client, args, options| {
+            Box::pin(async move {
+                let Args::Text(object_id) = args else {
+                    unreachable!("made with an id")
+                };
+                client::check_not_empty("object_id", object_id)?;
+                let call = client.call(Idempotency::Safe, None, options).await?;
+                let answer = client
+                    .raw(&call)
+                    .delete_entra_assignment(object_id, client.api_version())
+                    .await;
+                decode::answer(answer, &call).await?;
+                respond(&call, ())
+            })
+        })
     }
 
     /// Changes several Entra assignments in one merge-patch call: `Some`
@@ -407,39 +460,55 @@ impl client::IdentityClient<Preview> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn update_entra_assignments(
+    pub fn update_entra_assignments(
         &self,
         changes: impl IntoIterator<Item = (String, Option<EntraAssignmentSpec>)>,
-    ) -> Result<Option<Vec<EntraAssignment>>> {
-        let mut map = HashMap::new();
-        for (object_id, spec) in changes {
-            client::check_not_empty("object_id", &object_id)?;
-            map.insert(object_id, spec.map(raw_spec));
-        }
-        if map.is_empty() {
-            return Err(Error::invalid("changes", "give at least one change"));
-        }
-        let body = t::EntraAssignmentUpdateBulkRequest(map);
-        let call = self.call(Idempotency::Safe, None).await?;
-        let answer = self
-            .raw(&call)
-            .update_entra_assignments(self.api_version(), &body)
-            .await;
-        // 200 with the assignments written, or 204 without a body.
-        let (status, stream) = decode::answer(answer, &call).await?;
-        if status == 204 {
-            return Ok(None);
-        }
-        let body = decode::bytes(stream, &call).await?;
-        let parsed: t::EntraAssignmentsResponse = decode::json(status, &body, &call)?;
-        Ok(Some(parsed.value.into_iter().map(Into::into).collect()))
+    ) -> Pending<'_, Preview, Option<Vec<EntraAssignment>>> {
+        let changes = changes.into_iter().collect();
+        Pending::new(self, Args::EntraBulk(changes), |client, args, options| {
+            Box::pin(async move {
+                let Args::EntraBulk(changes) = args else {
+                    unreachable!("made with changes")
+                };
+                let mut map = HashMap::new();
+                for (object_id, spec) in changes {
+                    client::check_not_empty("object_id", &object_id)?;
+                    map.insert(object_id, spec.map(raw_spec));
+                }
+                if map.is_empty() {
+                    return Err(Error::invalid("changes", "give at least one change"));
+                }
+                let body = t::EntraAssignmentUpdateBulkRequest(map);
+                let call = client.call(Idempotency::Safe, None, options).await?;
+                let answer = client
+                    .raw(&call)
+                    .update_entra_assignments(client.api_version(), &body)
+                    .await;
+                // 200 with the assignments written, or 204 without a body.
+                let (status, stream) = decode::answer(answer, &call).await?;
+                if status == 204 {
+                    return respond(&call, None);
+                }
+                let body = decode::bytes(stream, &call).await?;
+                let parsed: t::EntraAssignmentsResponse = decode::json(status, &body, &call)?;
+                respond(
+                    &call,
+                    Some(parsed.value.into_iter().map(Into::into).collect()),
+                )
+            })
+        })
     }
 }
 
 impl client::IdentityClient<Preview> {
     /// The context of one call.
-    async fn call(&self, idempotency: Idempotency, bearer: Option<&str>) -> Result<Arc<Call>> {
-        self.shared().call(idempotency, bearer).await
+    async fn call(
+        &self,
+        idempotency: Idempotency,
+        bearer: Option<&str>,
+        options: CallOptions,
+    ) -> Result<Arc<Call>> {
+        self.shared().call(idempotency, bearer, options).await
     }
 
     /// The generated preview client for one call.

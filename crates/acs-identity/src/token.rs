@@ -10,6 +10,10 @@ use crate::identifier::CommunicationUserIdentifier;
 /// A Communication Services access token: a JWT a chat or calling client
 /// presents, and when it expires. `Debug` hides the token.
 ///
+/// With serde it is the service's JSON, `{"token": …, "expiresOn": …}`
+/// (RFC 3339). That form necessarily holds the token itself: store and
+/// send it as the secret it is.
+///
 /// # Examples
 ///
 /// ```
@@ -18,9 +22,14 @@ use crate::identifier::CommunicationUserIdentifier;
 /// let token = AccessToken::new("eyJhbGciOi.payload.sig", "2025-02-10T21:39:39Z".parse()?);
 /// assert_eq!(token.token(), "eyJhbGciOi.payload.sig");
 /// assert!(!format!("{token:?}").contains("eyJ"));
-/// # Ok::<(), chrono::ParseError>(())
+///
+/// let json = serde_json::to_string(&token)?;
+/// assert_eq!(json, r#"{"token":"eyJhbGciOi.payload.sig","expiresOn":"2025-02-10T21:39:39Z"}"#);
+/// assert_eq!(serde_json::from_str::<AccessToken>(&json)?, token);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AccessToken {
     token: String,
     expires_on: DateTime<Utc>,
@@ -103,6 +112,9 @@ impl fmt::Debug for AccessToken {
 
 /// A user and an access token issued to it.
 ///
+/// With serde it is `{"user": "<raw id>", "accessToken": {"token": …,
+/// "expiresOn": …}}`; like [`AccessToken`]'s, that form holds the token.
+///
 /// # Examples
 ///
 /// ```
@@ -110,15 +122,22 @@ impl fmt::Debug for AccessToken {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let emulator = acs_identity_emulator::Emulator::builder().start().await?;
 /// # let client = acs_identity::CommunicationIdentityClient::from_connection_string(&emulator.connection_string())?;
-/// use acs_identity::TokenScope;
+/// use acs_identity::{CommunicationUserAndToken, TokenScope};
 ///
 /// let created = client.create_user_and_token([TokenScope::Chat]).await?;
 /// let token = client.get_token(&created.user, [TokenScope::Chat]).await?;
 /// assert_ne!(token, created.access_token);
+///
+/// // Cached or forwarded as JSON, and read back.
+/// let json = serde_json::to_value(&created)?;
+/// assert_eq!(json["user"], created.user.id());
+/// let read: CommunicationUserAndToken = serde_json::from_value(json)?;
+/// assert_eq!(read, created);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct CommunicationUserAndToken {
     /// The user.

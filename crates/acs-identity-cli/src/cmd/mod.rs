@@ -59,7 +59,7 @@ impl From<acs_identity::Error> for Failure {
         use acs_identity::Error;
         match e {
             Error::ConnectionString(e) => Failure::usage(format!(
-                "invalid connection string (--connection-string or ACS_CONNECTION_STRING): {e}"
+                "invalid connection string (--connection-string, ACS_CONNECTION_STRING or COMMUNICATION_SERVICES_CONNECTION_STRING): {e}"
             )),
             Error::InsecureEndpoint { host } => Failure::usage(format!(
                 "refusing plain http to `{host}`: the access key's signatures and the tokens would cross the network in clear text; use an https endpoint, or pass --allow-insecure-http on a trusted network"
@@ -168,7 +168,7 @@ impl Context {
     fn connection_string(&self) -> Result<&str, Failure> {
         self.connection_string.as_deref().ok_or_else(|| {
             Failure::usage(
-                "no connection string: pass --connection-string or set ACS_CONNECTION_STRING",
+                "no connection string: pass --connection-string or set ACS_CONNECTION_STRING (or COMMUNICATION_SERVICES_CONNECTION_STRING)",
             )
         })
     }
@@ -333,7 +333,10 @@ pub fn lifetime(minutes: Option<u32>) -> Option<std::time::Duration> {
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let cx = Context {
-        connection_string: cli.connection_string,
+        // clap reads ACS_CONNECTION_STRING; the quickstarts' name comes after it.
+        connection_string: cli
+            .connection_string
+            .or_else(|| acs_identity::connection_string_from_env().map(|(_, conn)| conn)),
         auth: cli.auth,
         endpoint: cli.endpoint,
         api_version: cli.api_version,

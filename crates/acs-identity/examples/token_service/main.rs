@@ -6,7 +6,8 @@
 //! Communication Services identity through its custom id (see `app.rs` for
 //! the API and its errors).
 //!
-//! Uses `ACS_CONNECTION_STRING` when set; otherwise starts the local
+//! Uses `ACS_CONNECTION_STRING` (or `COMMUNICATION_SERVICES_CONNECTION_STRING`)
+//! when set; otherwise starts the local
 //! emulator in this process. Listens on 127.0.0.1, on port `PORT` (any free
 //! port by default), and prints its URL as the first line of stdout.
 //!
@@ -48,15 +49,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     // Keep the emulator alive while serving, when there is one.
-    let (connection_string, _emulator) = match std::env::var("ACS_CONNECTION_STRING") {
-        Ok(conn) if !conn.trim().is_empty() => {
-            eprintln!("Using the resource in ACS_CONNECTION_STRING.");
+    let (connection_string, _emulator) = match acs_identity::connection_string_from_env() {
+        Some((variable, conn)) => {
+            eprintln!("Using the resource in {variable}.");
             (conn, None)
         }
-        _ => {
+        None => {
             let emulator = Emulator::builder().start().await?;
             eprintln!(
-                "ACS_CONNECTION_STRING is not set: started the local emulator at {}.",
+                "No connection string (ACS_CONNECTION_STRING, COMMUNICATION_SERVICES_CONNECTION_STRING): started the local emulator at {}.",
                 emulator.endpoint()
             );
             (emulator.connection_string(), Some(emulator))
