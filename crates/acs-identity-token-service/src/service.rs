@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `POST /token` `{"scopes": ["chat"]}` (body optional: all allowed scopes) | 200 `{"userId", "token", "expiresOn"}` |
 //! | `POST /token/revoke` | 204: the caller's tokens are revoked |
+//! | `DELETE /user` | 204: the caller's ACS identity is deleted and its mapping forgotten (erasure); again: 204 |
 //! | `GET /healthz` | 200 `{"status": "ok"}` while the process serves |
 //! | `GET /readyz` | 200 or 503 `{"status", "store", "issuer", "acs"}` |
 //! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]) |
@@ -99,6 +100,7 @@ pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue]) -> Router {
     let mut router = Router::new()
         .route("/token", post(token))
         .route("/token/revoke", post(revoke))
+        .route("/user", axum::routing::delete(erase))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -112,7 +114,11 @@ pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue]) -> Router {
         router = router.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::DELETE,
+                ])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .max_age(Duration::from_secs(600)),
         );
@@ -470,6 +476,36 @@ impl Inner {
         }
     }
 
+    /// The caller's ACS identity, if it has one: the store's mapping
+    /// (stable), or the identity its custom id names (preview; creating is
+    /// idempotent, so this makes one for a user never seen).
+    async fn identity_of(
+        &self,
+        user: &str,
+    ) -> Result<Option<CommunicationUserIdentifier>, ApiError> {
+        let acs_id = match &self.acs {
+            Acs::Stable(_, store) => match self.mappings.get(user) {
+                Some(id) => Some(id.to_string()),
+                None => store.lookup(user).await.map_err(|e| ApiError::store(&e))?,
+            },
+            Acs::Preview(client) => {
+                let identity = self
+                    .call(
+                        client
+                            .create_user()
+                            .custom_id(user.to_string())
+                            .into_future(),
+                    )
+                    .await
+                    .map_err(|e| ApiError::acs(&e))?;
+                return Ok(Some(identity));
+            }
+        };
+        acs_id
+            .map(|id| CommunicationUserIdentifier::new(id).map_err(|e| ApiError::acs(&e)))
+            .transpose()
+    }
+
     /// Readiness: the store answers, the issuer's keys can be had, and
     /// Communication Services answers with the configured key (any answer
     /// but 401 says the endpoint is there and the key accepted).
@@ -702,30 +738,19 @@ fn answer(cached: &Cached) -> Json<serde_json::Value> {
     }))
 }
 
+/// `POST /token/revoke`: the caller's tokens stop working.
 async fn revoke(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
     let result = async {
         let user = inner.authenticate(&headers).await?;
         if let Some(cache) = &inner.cache {
             cache.forget(&user);
         }
+        let Some(identity) = inner.identity_of(&user).await? else {
+            return Ok(());
+        };
         let revoked = match &inner.acs {
-            Acs::Stable(client, store) => {
-                let Some(acs_id) = store.lookup(&user).await.map_err(|e| ApiError::store(&e))?
-                else {
-                    return Ok(());
-                };
-                let identity =
-                    CommunicationUserIdentifier::new(acs_id).map_err(|e| ApiError::acs(&e))?;
-                inner.call(client.revoke_tokens(&identity)).await
-            }
-            Acs::Preview(client) => {
-                // The custom id names the identity; creating is idempotent.
-                let identity = inner
-                    .call(client.create_user().custom_id(user.clone()).into_future())
-                    .await
-                    .map_err(|e| ApiError::acs(&e))?;
-                inner.call(client.revoke_tokens(&identity)).await
-            }
+            Acs::Stable(client, _) => inner.call(client.revoke_tokens(&identity)).await,
+            Acs::Preview(client) => inner.call(client.revoke_tokens(&identity)).await,
         };
         match revoked {
             Ok(()) => Ok(()),
@@ -734,6 +759,41 @@ async fn revoke(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response
         }
     }
     .await;
+    no_content(result)
+}
+
+/// `DELETE /user`: the caller's ACS identity is deleted (its tokens die
+/// with it) and its mapping and cached token forgotten; the next sign-in
+/// gets a new identity. A second call finds nothing to delete: 204 again.
+async fn erase(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let result = async {
+        let user = inner.authenticate(&headers).await?;
+        if let Some(cache) = &inner.cache {
+            cache.forget(&user);
+        }
+        if let Some(identity) = inner.identity_of(&user).await? {
+            let deleted = match &inner.acs {
+                Acs::Stable(client, _) => inner.call(client.delete_user(&identity)).await,
+                Acs::Preview(client) => inner.call(client.delete_user(&identity)).await,
+            };
+            match deleted {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(ApiError::acs(&e)),
+            }
+        }
+        inner.mappings.invalidate(&user);
+        if let Acs::Stable(_, store) = &inner.acs {
+            store.erase(&user).await.map_err(|e| ApiError::store(&e))?;
+        }
+        tracing::info!("an app user's identity was erased on request");
+        Ok(())
+    }
+    .await;
+    no_content(result)
+}
+
+fn no_content(result: Result<(), ApiError>) -> Response {
     match result {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),

@@ -357,6 +357,21 @@ impl Store {
         .map(|_| ())
     }
 
+    /// Drops the user's mapping, whatever it holds (an erasure request).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn erase(&self, user: &str) -> Result<(), StoreError> {
+        self.write(
+            "DELETE FROM acs_identity_map WHERE app_user = ?1",
+            "DELETE FROM acs_identity_map WHERE app_user = $1",
+            &[user],
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Whether the store answers (for `/readyz`).
     ///
     /// # Errors
