@@ -4,6 +4,8 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8090"
+//! # admin_listen = "127.0.0.1:9090" # /readyz and /metrics there only
+//! # log_format = "json"             # one JSON object a line
 //! api_version = "stable"            # or "preview": the ACS custom id holds the mapping
 //! store = "sqlite:tokens.db"        # or "postgres://user@host/db" for several instances
 //! store_pool_size = 8               # PostgreSQL connections of this instance
@@ -40,7 +42,7 @@
 //! |---|---|
 //! | `ACS_CONNECTION_STRING`, else `COMMUNICATION_SERVICES_CONNECTION_STRING` | the resource's connection string (never in the file if you can help it) |
 //! | `ACS_ENDPOINT`, `ACS_TS_ACS_AUTH`, `ACS_TS_MANAGED_IDENTITY_CLIENT_ID` | `[acs]` |
-//! | `ACS_TS_LISTEN` | `listen` |
+//! | `ACS_TS_LISTEN`, `ACS_TS_ADMIN_LISTEN`, `ACS_TS_LOG_FORMAT` | `listen`, `admin_listen`, `log_format` |
 //! | `ACS_TS_API_VERSION` | `api_version` |
 //! | `ACS_TS_STORE` | `store` |
 //! | `ACS_TS_OIDC_ISSUER`, `ACS_TS_OIDC_AUDIENCE`, `ACS_TS_OIDC_JWKS_URI`, `ACS_TS_USER_CLAIM` | `[oidc]` |
@@ -95,6 +97,18 @@ pub enum ApiVersion {
     Stable,
     /// The preview api-version: the ACS custom id holds the mapping.
     Preview,
+}
+
+/// The request log's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line, the same fields.
+    Json,
 }
 
 /// How the service authenticates to Communication Services.
@@ -356,6 +370,13 @@ pub struct Config {
     /// from `ACS_CONNECTION_STRING` or `COMMUNICATION_SERVICES_CONNECTION_STRING`).
     #[serde(default)]
     pub connection_string: Secret,
+    /// Where `/readyz` and `/metrics` are served instead of `listen` (a
+    /// private address for probes and scrapers); default: on `listen`.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
+    /// `text` (default) or `json`: one JSON object a line on stderr.
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// Stable (a store keeps the mapping) or preview (custom ids do).
     #[serde(default)]
     pub api_version: ApiVersion,
@@ -678,6 +699,8 @@ fn apply_env(table: &mut toml::Table, var: impl Fn(&str) -> Option<String>) {
         ),
         ("ACS_CONNECTION_STRING", None, "connection_string"),
         ("ACS_TS_LISTEN", None, "listen"),
+        ("ACS_TS_ADMIN_LISTEN", None, "admin_listen"),
+        ("ACS_TS_LOG_FORMAT", None, "log_format"),
         ("ACS_TS_API_VERSION", None, "api_version"),
         ("ACS_TS_STORE", None, "store"),
         ("ACS_ENDPOINT", Some("acs"), "endpoint"),

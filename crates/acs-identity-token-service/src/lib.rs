@@ -73,7 +73,7 @@ use axum::Router;
 use axum::http::HeaderValue;
 
 pub use config::{
-    AcsAuth, AcsConfig, ApiVersion, Config, ConfigError, CorsConfig, OidcConfig, Secret,
+    AcsAuth, AcsConfig, ApiVersion, Config, ConfigError, CorsConfig, LogFormat, OidcConfig, Secret,
     ServerConfig, TokensConfig,
 };
 pub use dev_issuer::DevIssuer;
@@ -108,6 +108,8 @@ pub struct TokenService {
     inner: Arc<service::Inner>,
     origins: Vec<HeaderValue>,
     limits: server::Limits,
+    /// `/readyz` and `/metrics` on `admin_listen`, not on the public routes.
+    separate_admin: bool,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -228,12 +230,37 @@ impl TokenService {
             inner: Arc::new(inner),
             origins,
             limits: config.server.limits(),
+            separate_admin: config.admin_listen.is_some(),
         })
     }
 
     /// The service's routes, to serve or to mount in an app.
+    ///
+    /// With `admin_listen` configured, `/readyz` and `/metrics` are left
+    /// out: [`admin_router`](Self::admin_router) serves them.
     pub fn router(&self) -> Router {
-        service::router(Arc::clone(&self.inner), &self.origins)
+        service::router(Arc::clone(&self.inner), &self.origins, !self.separate_admin)
+    }
+
+    /// The operations routes: `/healthz`, `/readyz` and `/metrics`, to
+    /// serve on a private address (`admin_listen`).
+    pub fn admin_router(&self) -> Router {
+        service::admin_router(Arc::clone(&self.inner))
+    }
+
+    /// Serves [`admin_router`](Self::admin_router) on `listener` under the
+    /// same bounds as [`serve`](Self::serve), until `shutdown` completes.
+    ///
+    /// # Errors
+    ///
+    /// None today: accept errors pause the loop instead of ending it.
+    pub async fn serve_admin(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.admin_router();
+        server::serve(listener, router, self.limits, shutdown).await
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets the

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use acs_identity_token_service::{Config, TokenService};
+use acs_identity_token_service::{Config, LogFormat, TokenService};
 use clap::Parser;
 
 /// A trusted token service for Azure Communication Services.
@@ -27,14 +27,6 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -42,7 +34,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let result = runtime.block_on(run(args));
+    // A store call still running on a blocking thread does not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
@@ -100,25 +95,74 @@ async fn run(args: Args) -> Result<(), Failure> {
     #[cfg(not(feature = "emulator"))]
     let config = Config::load(args.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
 
+    init_logging(config.log_format);
     let service = TokenService::new(&config)
         .await
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| Failure::Run(format!("could not listen on {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Failure::Run(e.to_string()))?;
+    let (listener, addr) = bind(config.listen).await?;
+    let admin = match config.admin_listen {
+        Some(at) => Some(bind(at).await?),
+        None => None,
+    };
     eprintln!(
         "Listening on http://{addr} (POST /token with Authorization: Bearer <sign-in token>)"
     );
     println!("http://{addr}");
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let admin = admin.map(|(listener, at)| {
+        eprintln!("Operations (/healthz, /readyz, /metrics) on http://{at}");
+        println!("http://{at}");
+        let mut stopped = stopped.clone();
+        tokio::spawn(service.clone().serve_admin(listener, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    });
+    let mut public_stopped = stopped;
     service
-        .serve(listener, shutdown())
+        .serve(listener, async move {
+            let _ = public_stopped.wait_for(|s| *s).await;
+        })
         .await
         .map_err(|e| Failure::Run(e.to_string()))?;
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     eprintln!("Stopped.");
     Ok(())
+}
+
+/// A listener on `at`, and the address it got.
+async fn bind(
+    at: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), Failure> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .map_err(|e| Failure::Run(format!("could not listen on {at}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::Run(e.to_string()))?;
+    Ok((listener, addr))
+}
+
+/// The request log on stderr: text (coloured on a terminal) or one JSON
+/// object a line; `RUST_LOG` filters (default `info`).
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        _ => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 /// The audience of the development issuer's tokens in `--emulator` mode.

@@ -11,6 +11,9 @@
 //! | `GET /readyz` | 200 or 503 `{"status", "store", "issuer", "acs"}` |
 //! | `GET /metrics` | Prometheus metrics ([`crate::metrics`]) |
 //!
+//! With `admin_listen` set, `/readyz` and `/metrics` are served on that
+//! address only (with `/healthz`), and the public listener keeps `/healthz`.
+//!
 //! Errors are `{"error": {"code", "message"}}`: 400 `InvalidBody`, 401
 //! `InvalidToken` (with `WWW-Authenticate: Bearer`), 403 `ScopeNotAllowed`,
 //! 408 `RequestTimeout` (the body did not arrive within the body timeout),
@@ -95,15 +98,21 @@ pub(crate) struct Inner {
     pub body_timeout: Duration,
 }
 
-/// The router over `inner`, with CORS for `origins`.
-pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue]) -> Router {
-    let mut router = Router::new()
+/// The router over `inner`, with CORS for `origins`; with `operations`,
+/// `/readyz` and `/metrics` too (else they are served by
+/// [`admin_router`] only).
+pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue], operations: bool) -> Router {
+    let mut routes = Router::new()
         .route("/token", post(token))
         .route("/token/revoke", post(revoke))
         .route("/user", axum::routing::delete(erase))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz));
+    if operations {
+        routes = routes
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics));
+    }
+    let mut router = routes
         .layer(middleware::from_fn_with_state(
             Arc::clone(&inner),
             within_deadline,
@@ -124,6 +133,21 @@ pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue]) -> Router {
         );
     }
     router.layer(middleware::from_fn(log))
+}
+
+/// The operations router (`admin_listen`): `/healthz`, `/readyz` and
+/// `/metrics`, for probes and scrapers on a private port.
+pub(crate) fn admin_router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&inner),
+            within_deadline,
+        ))
+        .with_state(inner)
+        .layer(middleware::from_fn(log))
 }
 
 /// The reason of a refusal, for the request log.

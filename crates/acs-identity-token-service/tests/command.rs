@@ -165,3 +165,102 @@ async fn with_emulator_one_command_serves_tokens_for_the_development_issuer() {
     let _ = child.wait();
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+#[tokio::test]
+async fn operations_move_to_admin_listen_and_the_log_can_be_json() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let issuer = DevIssuer::start().await.unwrap();
+    let text = config_text(
+        &emulator,
+        &issuer,
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nlog_format = \"json\"",
+        "",
+    );
+    let path = temp_file("admin", &text);
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .env_remove("ACS_CONNECTION_STRING")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The public URL, then the admin URL.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut url, mut admin) = (String::new(), String::new());
+    stdout.read_line(&mut url).unwrap();
+    stdout.read_line(&mut admin).unwrap();
+    let (url, admin) = (url.trim().to_string(), admin.trim().to_string());
+    assert!(
+        admin.starts_with("http://127.0.0.1:") && admin != url,
+        "{admin}"
+    );
+
+    let get = |base: &str, path: &str| client().get(format!("{base}{path}")).send();
+    // The public listener: tokens and /healthz, no operations.
+    assert_eq!(get(&url, "/healthz").await.unwrap().status(), 200);
+    assert_eq!(get(&url, "/metrics").await.unwrap().status(), 404);
+    assert_eq!(get(&url, "/readyz").await.unwrap().status(), 404);
+    let token = client()
+        .post(format!("{url}/token"))
+        .bearer_auth(issuer.token(AUDIENCE, "alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    // The admin listener: operations only.
+    assert_eq!(get(&admin, "/healthz").await.unwrap().status(), 200);
+    assert_eq!(get(&admin, "/readyz").await.unwrap().status(), 200);
+    let metrics = get(&admin, "/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("acs_token_service_tokens_issued_total"),
+        "{metrics}"
+    );
+    let no_tokens = client()
+        .post(format!("{admin}/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_tokens.status(), 404);
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "it did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    // Every log line after the start is one JSON object; the request's has
+    // its fields, and no line has the token or the key.
+    let requests: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v: &serde_json::Value| v["target"] == "acs_identity_token_service::requests")
+        .collect();
+    let issued = requests
+        .iter()
+        .find(|v| v["path"] == "\"/token\"")
+        .unwrap_or_else(|| panic!("no /token line: {stderr}"));
+    assert_eq!(issued["status"], 200);
+    assert_eq!(issued["method"], "POST");
+    assert!(!stderr.contains("eyJ"), "no JWT in the log: {stderr}");
+    assert!(!stderr.contains(emulator.access_key()), "{stderr}");
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
