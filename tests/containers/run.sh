@@ -6,9 +6,11 @@
 #
 #   emulator image: its own entrypoint on 0.0.0.0:10700 answers the
 #     well-known connection string for the official Python SDK; state in a
-#     mounted /data survives a restart; SIGTERM stops it with exit 0.
+#     mounted /data survives a restart (with --tls, its certificate
+#     generated there); SIGTERM stops it with exit 0.
 #   token service image: configured by environment variables and a mounted
-#     file, pointed at the emulator container, answers a signed-in caller,
+#     file, pointed at the emulator container over https (its certificate
+#     trusted through SSL_CERT_FILE), answers a signed-in caller,
 #     refuses others, serves /healthz and /readyz, logs on stderr, and stops
 #     cleanly on SIGTERM.
 #   both: exactly the files expected (no shell, no build tools, no source),
@@ -194,9 +196,18 @@ user=$(ACS_CONNECTION_STRING=$conn "$host_cli" user create --output json \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["identity"]["id"])')
 stop_container "$emulator_pid"
 [ "$stopped" = 0 ] || fail "the emulator exited with $stopped on SIGTERM"
-echo "the emulator container stopped on SIGTERM (exit 0); restarting it on the same /data"
+echo "the emulator container stopped on SIGTERM (exit 0); restarting it on the same /data, with --tls"
+# https from here on: the certificate is generated beside the data file, so
+# in the volume, and the token service container trusts it through
+# SSL_CERT_FILE, the way its image points at its CA roots.
+emulator_argv+=(--tls)
 start_emulator
-ACS_CONNECTION_STRING=$conn "$host_cli" user get "$user" --output json >/dev/null \
+cert=$(sed -n 's/^TLS certificate: \([^ ]*\) .*/\1/p' "$work/emulator.err")
+case $cert in /data/?*) ;; *) fail "the certificate is not in /data: '$cert'" ;; esac
+cert=${cert#/data/}
+conn=$(head -n 1 "$work/emulator.out")
+case $conn in "endpoint=https://127.0.0.1:$port/;"*) ;; *) fail "not an https connection string: $conn" ;; esac
+SSL_CERT_FILE=$volume/$cert ACS_CONNECTION_STRING=$conn "$host_cli" user get "$user" --output json >/dev/null \
   || fail "$user did not survive the restart"
 echo "$user survived the restart (state in the mounted /data)"
 
@@ -217,6 +228,8 @@ service=$("${B[@]}" from --pull=never --quiet "localhost/acs-identity-token-serv
 mapfile -t service_argv < <(argv_of "localhost/acs-identity-token-service:$version")
 "${B[@]}" run --isolation chroot \
   --volume "$work/config:/config:ro" \
+  --volume "$volume:/certs:ro" \
+  --env "SSL_CERT_FILE=/certs/$cert" \
   --env "ACS_TS_CONFIG=/config/service.toml" \
   --env "ACS_CONNECTION_STRING=$conn" \
   --env "ACS_TS_OIDC_ISSUER=$issuer" \
@@ -238,9 +251,9 @@ signin=$(curl -sf -X POST "$issuer/token?sub=alice&aud=containers-test")
 answer=$(curl -sf -X POST "$url/token" -H "authorization: Bearer $signin" \
   -H 'content-type: application/json' -d '{"scopes": ["chat"]}')
 acs_user=$(python3 -c 'import json, sys; a = json.loads(sys.argv[1]); assert a["token"] and a["expiresOn"]; print(a["userId"])' "$answer")
-ACS_CONNECTION_STRING=$conn "$host_cli" user get "$acs_user" --output json >/dev/null \
+SSL_CERT_FILE=$volume/$cert ACS_CONNECTION_STRING=$conn "$host_cli" user get "$acs_user" --output json >/dev/null \
   || fail "$acs_user is not in the emulator container"
-echo "a signed-in caller got a token for $acs_user, an identity of the emulator container"
+echo "a signed-in caller got a token for $acs_user, an identity of the emulator container (over https)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/token" -H "authorization: Bearer $signin" \
   -H 'content-type: application/json' -d '{"scopes": ["voip"]}')
 [ "$code" = 403 ] || fail "voip, left out by the mounted file, got $code, not 403"
