@@ -1,9 +1,10 @@
-//! Project tasks: `cargo xtask regen [--check]`, `cargo xtask upstream-check`
-//! and `cargo xtask bench`.
+//! Project tasks: `cargo xtask regen [--check]`, `cargo xtask upstream-check`,
+//! `cargo xtask bench` and `cargo xtask image`.
 
 mod bench;
 mod check;
 mod generate;
+mod image;
 mod naming;
 mod swagger2;
 mod upstream;
@@ -64,6 +65,34 @@ enum Command {
         #[arg(long, conflicts_with_all = ["micro", "memory"])]
         token_service: bool,
     },
+    /// Build the container images of the emulator and the token service
+    /// with buildah (`FROM scratch`, static release binaries) and print
+    /// their sizes.
+    Image {
+        /// buildah's image storage (`--root`); default: buildah's own.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// buildah's run-time state (`--runroot`); default: buildah's own.
+        #[arg(long, value_name = "DIR")]
+        runroot: Option<PathBuf>,
+        /// buildah's storage driver (vfs needs no kernel support; podman's
+        /// default is overlay).
+        #[arg(long, value_name = "DRIVER", default_value = "vfs")]
+        storage_driver: String,
+        /// The CA roots to put in the images.
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "/etc/ssl/certs/ca-certificates.crt"
+        )]
+        ca_bundle: PathBuf,
+        /// Use the static binaries already in the target folder.
+        #[arg(long)]
+        no_build: bool,
+        /// Also write each image to DIR/NAME.tar, for `docker load -i`.
+        #[arg(long, value_name = "DIR")]
+        archive: Option<PathBuf>,
+    },
 }
 
 /// The workspace root (the xtask crate's parent folder).
@@ -93,6 +122,21 @@ fn main() -> ExitCode {
             memory,
             quick,
             token_service,
+        }),
+        Command::Image {
+            root,
+            runroot,
+            storage_driver,
+            ca_bundle,
+            no_build,
+            archive,
+        } => image::run(&image::Options {
+            root,
+            runroot,
+            storage_driver,
+            ca_bundle,
+            no_build,
+            archive,
         }),
     };
     match result {
