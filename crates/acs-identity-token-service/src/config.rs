@@ -16,6 +16,10 @@
 //! # jwks_uri = "https://login.example.com/keys"   # default: from the issuer's discovery document
 //! # user_claim = "sub"
 //! # jwks_refresh_seconds = 30                     # at most one fetch per interval for unknown kids
+//! # audiences = ["api://my-app"]                  # more accepted audiences
+//! # required_scopes = ["Tokens.Get"]              # any of these in `scp` (refuses ID and app-only tokens)
+//! # required_roles = ["TokenService.User"]        # any of these in `roles`
+//! # allowed_client_ids = ["<client id>"]          # `azp` / `appid` allowed to call
 //!
 //! [tokens]
 //! scopes = ["chat", "voip"]         # what callers may ask for
@@ -194,7 +198,24 @@ pub struct OidcConfig {
     /// The `iss` the tokens must carry (the issuer's URL).
     pub issuer: String,
     /// The `aud` the tokens must carry (your app's client id).
+    #[serde(default)]
     pub audience: String,
+    /// More accepted audiences (an Entra app's `api://…` URI beside its
+    /// client id); a token must carry `audience` or one of these.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Scopes of which a token must carry at least one in `scp` (delegated
+    /// tokens: a user signed in to a client of yours). Empty: none needed.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// App roles of which a token must carry at least one in `roles`.
+    /// With `required_scopes` as well, either kind suffices.
+    #[serde(default)]
+    pub required_roles: Vec<String>,
+    /// The client applications (`azp`, or Entra v1's `appid`) allowed to
+    /// call; empty: any client of the audience.
+    #[serde(default)]
+    pub allowed_client_ids: Vec<String>,
     /// Where the issuer's keys are; default: `jwks_uri` of
     /// `{issuer}/.well-known/openid-configuration`.
     #[serde(default)]
@@ -575,7 +596,9 @@ impl Config {
             }
             Some(_) => {}
         }
-        if self.oidc.issuer.is_empty() || self.oidc.audience.is_empty() {
+        if self.oidc.issuer.is_empty()
+            || (self.oidc.audience.is_empty() && self.oidc.audiences.is_empty())
+        {
             return Err(invalid("oidc", "issuer and audience are required"));
         }
         if self.oidc.jwks_refresh_seconds < MIN_JWKS_REFRESH_SECONDS {

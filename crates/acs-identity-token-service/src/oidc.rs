@@ -95,6 +95,11 @@ pub enum Refusal {
     Issuer,
     /// Another audience.
     Audience,
+    /// None of the required scopes (`scp`) or roles (`roles`): an ID token,
+    /// an app-only token, or a token for another purpose.
+    Permission,
+    /// The client application (`azp`/`appid`) is not one allowed to call.
+    Client,
     /// The user claim is missing, empty, too long, or holds a control
     /// character (NUL among them) the store cannot keep.
     User,
@@ -106,6 +111,7 @@ pub enum Refusal {
 impl Refusal {
     /// A short name: `missing`, `malformed`, `algorithm`, `unknown_key`,
     /// `signature`, `expired`, `not_yet_valid`, `issuer`, `audience`,
+    /// `permission`, `client`,
     /// `user`, `keys_unavailable`.
     pub fn reason(self) -> &'static str {
         match self {
@@ -118,6 +124,8 @@ impl Refusal {
             Refusal::NotYetValid => "not_yet_valid",
             Refusal::Issuer => "issuer",
             Refusal::Audience => "audience",
+            Refusal::Permission => "permission",
+            Refusal::Client => "client",
             Refusal::User => "user",
             Refusal::KeysUnavailable => "keys_unavailable",
         }
@@ -136,6 +144,8 @@ impl fmt::Display for Refusal {
             Refusal::NotYetValid => "the token is not valid yet",
             Refusal::Issuer => "the token is from another issuer",
             Refusal::Audience => "the token is for another audience",
+            Refusal::Permission => "the token carries none of the required scopes or roles",
+            Refusal::Client => "the token's client application may not call this service",
             Refusal::User => "the token does not name a user",
             Refusal::KeysUnavailable => "the issuer's keys could not be fetched",
         })
@@ -171,7 +181,10 @@ impl Keys {
 /// Verifies sign-in tokens for one issuer and audience.
 pub struct Verifier {
     issuer: String,
-    audience: String,
+    audiences: Vec<String>,
+    required_scopes: Vec<String>,
+    required_roles: Vec<String>,
+    allowed_client_ids: Vec<String>,
     user_claim: String,
     jwks_uri: Option<String>,
     min_refresh: Duration,
@@ -187,7 +200,7 @@ impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
             .field("user_claim", &self.user_claim)
             .finish_non_exhaustive()
     }
@@ -203,7 +216,14 @@ impl Verifier {
             .unwrap_or_default();
         Self {
             issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
+            audiences: std::iter::once(&config.audience)
+                .chain(&config.audiences)
+                .filter(|a| !a.is_empty())
+                .cloned()
+                .collect(),
+            required_scopes: config.required_scopes.clone(),
+            required_roles: config.required_roles.clone(),
+            allowed_client_ids: config.allowed_client_ids.clone(),
             user_claim: config.user_claim.clone(),
             jwks_uri: config.jwks_uri.clone(),
             min_refresh: Duration::from_secs(config.jwks_refresh_seconds),
@@ -259,12 +279,13 @@ impl Verifier {
         }
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(&self.audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
             .map_err(|e| refusal(e.kind()))?;
+        self.permitted(&data.claims)?;
         let user = match data.claims.get(&self.user_claim) {
             Some(Value::String(user)) if storable_user(user) => Arc::<str>::from(user.as_str()),
             _ => return Err(Refusal::User),
@@ -276,6 +297,39 @@ impl Verifier {
             .ok_or(Refusal::Malformed)?;
         let nbf = data.claims.get("nbf").and_then(Value::as_i64);
         Ok(Verified { user, exp, nbf })
+    }
+
+    /// The deployment's conditions on who may call: a required scope or
+    /// role, an allowed client application.
+    fn permitted(&self, claims: &Map<String, Value>) -> Result<(), Refusal> {
+        if !self.required_scopes.is_empty() || !self.required_roles.is_empty() {
+            let scopes = claims.get("scp").and_then(Value::as_str).unwrap_or("");
+            let has_scope = scopes
+                .split(' ')
+                .any(|s| self.required_scopes.iter().any(|r| r == s));
+            let has_role = claims
+                .get("roles")
+                .and_then(Value::as_array)
+                .is_some_and(|roles| {
+                    roles
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .any(|r| self.required_roles.iter().any(|w| w == r))
+                });
+            if !has_scope && !has_role {
+                return Err(Refusal::Permission);
+            }
+        }
+        if !self.allowed_client_ids.is_empty() {
+            let client = claims
+                .get("azp")
+                .or_else(|| claims.get("appid"))
+                .and_then(Value::as_str);
+            if !client.is_some_and(|c| self.allowed_client_ids.iter().any(|a| a == c)) {
+                return Err(Refusal::Client);
+            }
+        }
+        Ok(())
     }
 
     /// Whether keys can be had (for `/readyz`): fetched and fresh, or

@@ -563,3 +563,54 @@ async fn erasure_deletes_the_callers_identity_and_mapping_and_is_idempotent() {
         setup.stop().await;
     }
 }
+
+#[tokio::test]
+async fn required_scopes_roles_and_clients_refuse_id_and_app_only_tokens() {
+    let setup = Setup::edited(|_, text| {
+        text.replace(
+            "jwks_refresh_seconds = 10",
+            "jwks_refresh_seconds = 10\naudiences = [\"api://test-app\"]\n\
+             required_scopes = [\"Tokens.Get\"]\nrequired_roles = [\"TokenService.User\"]\n\
+             allowed_client_ids = [\"spa-client\", \"daemon\"]",
+        )
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let token = |extra: serde_json::Value| {
+        let mut claims = json!({"aud": AUDIENCE, "sub": "alice", "exp": now + 600});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        setup.issuer.token_with(claims)
+    };
+    let refused = |response: reqwest::Response| async move {
+        let body = json(response, 401).await;
+        assert_eq!(body["error"]["code"], "InvalidToken");
+        body["error"]["message"].as_str().unwrap().to_string()
+    };
+    // An ID token (no scp, no roles) from an allowed client: refused.
+    let id_token = token(json!({"azp": "spa-client"}));
+    let message = refused(setup.post("/token", Some(&id_token)).await).await;
+    assert!(message.contains("scopes or roles"), "{message}");
+    // An app-only token of another client, with a role but not ours.
+    let app_only = token(json!({"appid": "other", "idtyp": "app", "roles": ["Other.Role"]}));
+    refused(setup.post("/token", Some(&app_only)).await).await;
+    // The right scope from a client that is not allowed.
+    let foreign = token(json!({"azp": "intruder", "scp": "openid Tokens.Get"}));
+    let message = refused(setup.post("/token", Some(&foreign)).await).await;
+    assert!(message.contains("client"), "{message}");
+    assert!(setup.emulator.identities().is_empty(), "nothing created");
+
+    // A delegated token of the SPA with the scope, for the second audience.
+    let delegated =
+        token(json!({"azp": "spa-client", "scp": "openid Tokens.Get", "aud": "api://test-app"}));
+    json(setup.post("/token", Some(&delegated)).await, 200).await;
+    // An app-only token of the daemon with the role (Entra v1: appid).
+    let daemon = token(json!({"appid": "daemon", "roles": ["TokenService.User"], "sub": "daemon"}));
+    json(setup.post("/token", Some(&daemon)).await, 200).await;
+    let metrics = setup.service.metrics();
+    assert!(metrics.contains("reason=\"permission\""), "{metrics}");
+    assert!(metrics.contains("reason=\"client\""), "{metrics}");
+    setup.stop().await;
+}
