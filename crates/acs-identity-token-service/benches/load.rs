@@ -559,16 +559,31 @@ fn peer_dependencies(dir: &Path, quick: bool) -> Result<(), String> {
     let errors = errors.join().unwrap_or_default();
     match status {
         Some(status) if status.success() && installed.exists() => Ok(()),
-        Some(status) => Err(format!(
-            "npm ci failed ({status}): {}",
-            errors
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no message")
-        )),
+        Some(status) => Err(format!("npm ci failed ({status}): {}", npm_reason(&errors))),
         None => Err("npm ci took more than 5 minutes".into()),
     }
+}
+
+/// The telling line of npm's errors: the error itself (`FetchError: ...`),
+/// else its code, else the first line.
+fn npm_reason(errors: &str) -> String {
+    let lines: Vec<&str> = errors
+        .lines()
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("npm error")
+                .trim_start_matches("npm ERR!")
+                .trim()
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines
+        .iter()
+        .find(|l| l.contains("Error:"))
+        .or_else(|| lines.iter().find(|l| l.starts_with("code ")))
+        .or(lines.first())
+        .unwrap_or(&"no message");
+    line.chars().take(200).collect()
 }
 
 fn shown(dir: &Path) -> String {
