@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Flags: `--quick` (a tenth of the requests; the peer only if its
-//! dependencies are already installed), `--no-peer`.
+//! dependencies are already installed), `--no-peer`, `--requests N` (per
+//! row and per part of the split; default 20,000, 2,000 with `--quick`).
 //!
 //! # Where the CPU is counted
 //!
@@ -95,7 +96,15 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let no_peer = args.iter().any(|a| a == "--no-peer");
-    let requests = if quick { 2_000 } else { 20_000 };
+    let requests = match args.iter().position(|a| a == "--requests") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n >= 64)
+            .expect("--requests N, N at least 64"),
+        None if quick => 2_000,
+        None => 20_000,
+    };
     let emulators = runtime(EMULATOR_THREADS);
     let load = runtime(CLIENT_THREADS);
 
@@ -127,7 +136,7 @@ fn main() {
             run,
         });
     }
-    let split = measure_split(&emulators, if quick { 2_000 } else { 20_000 });
+    let split = measure_split(&emulators, requests);
 
     println!(
         "\n### Token service, round 2 ({requests} requests a row; {} cores; service, emulator, load client in one process, the peer in node)\n",
@@ -249,8 +258,9 @@ fn measure_peer(
 }
 
 /// Warms up (each user once: mapped, and with a cache holding a token; then
-/// a tenth of the requests, at least 500, so that the peer's JIT and both
-/// sides' connections are warm), then sends `requests` requests from
+/// a tenth of the requests, at least 2,000, so that the peer's JIT and both
+/// sides' connections are warm: with 500, the peer's CPU per request in a
+/// `--quick` run was twice that of a full run), then sends `requests` requests from
 /// `concurrency` tasks and reads `cpu` (the CPU time of whoever answers),
 /// the emulator's and the client's before and after.
 async fn drive<F, R>(
@@ -274,7 +284,7 @@ where
         let body = response.text().await.unwrap_or_default();
         assert_eq!(status, 200, "warm-up: {body}");
     }
-    batch(&http, &send, concurrency, (requests / 10).max(500)).await;
+    batch(&http, &send, concurrency, (requests / 10).max(2_000)).await;
 
     let others = || {
         (
