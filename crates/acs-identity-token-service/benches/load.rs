@@ -73,7 +73,7 @@ struct Run {
     p99: Duration,
     /// CPU of the service (or the peer) per request.
     cpu: Duration,
-    /// CPU of the emulator per request (the same for any caller of it).
+    /// CPU of the emulator per request.
     emulator_cpu: Duration,
     /// CPU of the load client per request.
     client_cpu: Duration,
