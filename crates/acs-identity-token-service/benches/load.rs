@@ -602,9 +602,12 @@ fn shown(dir: &Path) -> String {
         .map_or_else(|_| dir.display().to_string(), |p| p.display().to_string())
 }
 
-/// The running peer, killed when dropped (a panic included).
+/// The running peer, killed when dropped (a panic included). It also holds
+/// the peer's stdin, which the peer (`--exit-with-stdin`) watches: if this
+/// process dies without dropping it, the pipe closes and the peer exits.
 struct Peer {
     child: Child,
+    _stdin: Option<std::process::ChildStdin>,
     url: String,
 }
 
@@ -614,8 +617,9 @@ impl Peer {
         let mut child = Command::new("node")
             .arg(&script)
             .arg(connection_string)
+            .arg("--exit-with-stdin")
             .current_dir(dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -623,6 +627,7 @@ impl Peer {
         let stdout = child.stdout.take().expect("piped");
         // From here on the guard kills it, whatever happens.
         let mut peer = Peer {
+            _stdin: child.stdin.take(),
             child,
             url: String::new(),
         };
