@@ -5,7 +5,11 @@
 //! `get_token` through `acs-identity` and through bare reqwest at
 //! concurrency 1, 8 and 64, and prints the markdown table; see
 //! `crates/acs-identity/benches/load.rs`. `--token-service` runs the token
-//! service's load table instead (`crates/acs-identity-token-service/benches/load.rs`).
+//! service's load table instead (`crates/acs-identity-token-service/benches/load.rs`):
+//! our service with the cache on and off and the quickstart-shaped Node peer
+//! (`benches/peer`, whose dependencies the bench installs with `npm ci` when
+//! missing; a `--quick` run leaves them to a full one), at concurrency 8 and
+//! 64, with the service's CPU per request and its split.
 
 use std::process::Command;
 
@@ -19,7 +23,8 @@ pub struct Options {
     pub memory: bool,
     /// A tenth of the requests (a smoke run; the figures are noisier).
     pub quick: bool,
-    /// Instead: the token service's load table (release profile).
+    /// Instead: the token service's load table beside the Node peer
+    /// (release profile).
     pub token_service: bool,
 }
 

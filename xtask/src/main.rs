@@ -61,7 +61,9 @@ enum Command {
         #[arg(long)]
         quick: bool,
         /// Instead: tokens per second through the token service at
-        /// concurrency 8 and 64, cached and uncached (release profile).
+        /// concurrency 8 and 64, cached and uncached, beside the
+        /// quickstart-shaped Node peer, with CPU per request and its split
+        /// (release profile).
         #[arg(long, conflicts_with_all = ["micro", "memory"])]
         token_service: bool,
     },

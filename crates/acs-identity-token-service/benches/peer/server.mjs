@@ -4,7 +4,9 @@
 // sign-in check, no store). The bench drives it beside our service against
 // the same emulator.
 //
-// Usage: node server.mjs CONNECTION_STRING   (prints its URL on stdout)
+// Usage: node server.mjs CONNECTION_STRING [--exit-with-stdin]
+//   prints its URL on stdout; with --exit-with-stdin it stops when its stdin
+//   closes (the bench holds it, so the peer ends with the bench, killed or not)
 // POST /token {"appUserId": "alice"} -> {"userId", "token", "expiresOn"}
 import http from "node:http";
 import { CommunicationIdentityClient } from "@azure/communication-identity";
@@ -54,3 +56,7 @@ server.listen(0, "127.0.0.1", () => {
   console.log(`http://127.0.0.1:${port}`);
 });
 process.on("SIGTERM", () => server.close(() => process.exit(0)));
+if (process.argv.includes("--exit-with-stdin")) {
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+}
