@@ -34,6 +34,9 @@
 //! endpoint = "https://contoso.communication.azure.com/"   # or ACS_ENDPOINT
 //! # managed_identity_client_id = "…" # a user-assigned identity
 //!
+//! [teams]                           # Teams users: POST /token/teams
+//! client_id = "<the Custom Teams Endpoint app's client id>"
+//!
 //! [server]                          # bounds on what a peer can make the service wait for
 //! header_timeout_seconds = 15       # a request head, or the next request on an idle connection
 //! body_timeout_seconds = 5          # a request body (408 past it)
@@ -423,6 +426,21 @@ pub struct Config {
     /// credential.
     #[serde(default)]
     pub acs: AcsConfig,
+    /// Teams users (Custom Teams Endpoint apps): `POST /token/teams` is
+    /// served when this is set.
+    #[serde(default)]
+    pub teams: Option<TeamsConfig>,
+}
+
+/// Teams users' token exchange (`[teams]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TeamsConfig {
+    /// The Entra application (client id) the Teams users sign in to, with
+    /// the delegated permissions `Teams.ManageCalls` and
+    /// `Teams.ManageChats` of Azure Communication Services.
+    pub client_id: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -630,6 +648,11 @@ impl Config {
             if !(1..=3600).contains(&value) {
                 return Err(invalid(name, "must be 1 to 3600 seconds"));
             }
+        }
+        if let Some(teams) = &self.teams
+            && teams.client_id.trim().is_empty()
+        {
+            return Err(invalid("teams.client_id", "must not be empty"));
         }
         if !(1..=1000).contains(&self.store_pool_size) {
             return Err(invalid("store_pool_size", "must be 1 to 1000"));

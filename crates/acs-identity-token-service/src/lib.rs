@@ -74,7 +74,7 @@ use axum::http::HeaderValue;
 
 pub use config::{
     AcsAuth, AcsConfig, ApiVersion, Config, ConfigError, CorsConfig, LogFormat, OidcConfig, Secret,
-    ServerConfig, TokensConfig,
+    ServerConfig, TeamsConfig, TokensConfig,
 };
 pub use dev_issuer::DevIssuer;
 pub use oidc::Refusal;
@@ -223,6 +223,7 @@ impl TokenService {
                 .max_capacity(MAPPINGS_CAPACITY)
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
+            teams_client_id: config.teams.as_ref().map(|t| t.client_id.clone()),
             deadline,
             body_timeout: config.server.limits().body_timeout,
         };

@@ -92,6 +92,9 @@ pub(crate) struct Inner {
     /// mapping never changes but when its identity is deleted, which the
     /// next token request finds out (404) and corrects.
     pub mappings: moka::sync::Cache<String, Arc<str>>,
+    /// `[teams] client_id`: the Entra application of the Custom Teams
+    /// Endpoint app; `POST /token/teams` answers 404 without it.
+    pub teams_client_id: Option<String>,
     /// The deadline of a whole request.
     pub deadline: Duration,
     /// The longest wait for a request body.
@@ -106,6 +109,7 @@ pub(crate) fn router(inner: Arc<Inner>, origins: &[HeaderValue], operations: boo
         .route("/token", post(token))
         .route("/token/revoke", post(revoke))
         .route("/user", axum::routing::delete(erase))
+        .route("/token/teams", post(teams_token))
         .route("/healthz", get(healthz));
     if operations {
         routes = routes
@@ -784,6 +788,101 @@ async fn revoke(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response
     }
     .await;
     no_content(result)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamsTokenRequest {
+    token: String,
+}
+
+/// `POST /token/teams` `{"token": "<the Teams user's Entra access token for
+/// ACS>"}`: the token is exchanged for an ACS token of that Teams user
+/// (`[teams] client_id` is the app, the token's `oid` the user). ACS
+/// verifies the Entra token; its refusals reach the caller as 401 or 400
+/// with ACS's code.
+async fn teams_token(State(inner): State<Arc<Inner>>, body: Body) -> Response {
+    let result = async {
+        let Some(client_id) = inner.teams_client_id.as_deref() else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "teams_off",
+                "Teams users are not configured here ([teams] client_id)".into(),
+            ));
+        };
+        let body = read_body(body, inner.body_timeout).await?;
+        let invalid = |message: String| {
+            ApiError::new(StatusCode::BAD_REQUEST, "InvalidBody", "body", message)
+        };
+        let request: TeamsTokenRequest = serde_json::from_slice(&body)
+            .map_err(|e| invalid(format!("the body must be {{\"token\": \"...\"}}: {e}")))?;
+        let claims = acs_identity::EntraTokenClaims::decode(&request.token)
+            .map_err(|e| invalid(format!("token: {e}")))?;
+        let object_id = claims
+            .object_id
+            .filter(|oid| crate::oidc::storable_user(oid))
+            .ok_or_else(|| invalid("token: no usable oid (the Teams user's object id)".into()))?;
+        if let Err(wait) = inner
+            .limit
+            .check(&format!("teams:{object_id}"), Instant::now())
+        {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "rate_limit",
+                "too many tokens for this user; try again later".into(),
+            );
+            e.retry_after = Some(wait.as_secs().max(1));
+            return Err(e);
+        }
+        let options =
+            acs_identity::GetTokenForTeamsUserOptions::new(request.token, client_id, object_id);
+        let exchanged = match &inner.acs {
+            Acs::Stable(client, _) => inner.call(client.get_token_for_teams_user(&options)).await,
+            Acs::Preview(client) => inner.call(client.get_token_for_teams_user(&options)).await,
+        };
+        let token = exchanged.map_err(|e| match e.status() {
+            Some(status @ (400 | 401 | 403)) => {
+                let code = e.code().unwrap_or("InvalidAccessToken");
+                ApiError::new(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                    teams_code(code),
+                    "teams_refused",
+                    "Communication Services refused the Teams user's token".into(),
+                )
+            }
+            None if matches!(e, acs_identity::Error::InvalidArgument { .. }) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidBody",
+                "body",
+                format!("token: {e}"),
+            ),
+            _ => ApiError::acs(&e),
+        })?;
+        inner.metrics.issued(false);
+        Ok(Json(json!({
+            "token": token.token(),
+            "expiresOn": token.expires_on().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })))
+    }
+    .await;
+    match result {
+        Ok(answer) => answer.into_response(),
+        Err(e) => inner.refuse(e).into_response(),
+    }
+}
+
+/// ACS's error code, kept when it is one of the few a caller can act on
+/// (the answer's `code` is a `&'static str`).
+fn teams_code(code: &str) -> &'static str {
+    match code {
+        "InvalidAccessToken" => "InvalidAccessToken",
+        "ValidationError" => "ValidationError",
+        "Unauthorized" => "Unauthorized",
+        "Forbidden" => "Forbidden",
+        _ => "TeamsTokenRefused",
+    }
 }
 
 /// `DELETE /user`: the caller's ACS identity is deleted (its tokens die

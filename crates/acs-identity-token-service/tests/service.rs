@@ -614,3 +614,62 @@ async fn required_scopes_roles_and_clients_refuse_id_and_app_only_tokens() {
     assert!(metrics.contains("reason=\"client\""), "{metrics}");
     setup.stop().await;
 }
+
+#[tokio::test]
+async fn teams_users_exchange_their_entra_token_and_acs_refusals_reach_them() {
+    const APP: &str = "00000000-0000-0000-0000-00000000a990";
+    const OID: &str = "00000000-0000-0000-0000-0000000000b0";
+    // Off unless [teams] is configured.
+    let off = Setup::new("", "").await;
+    let answer = off
+        .http
+        .post(format!("{}/token/teams", off.url))
+        .json(&json!({"token": "x.y.z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    off.stop().await;
+
+    let setup = Setup::new(&format!("[teams]\nclient_id = {APP:?}"), "").await;
+    let teams_token = |scp: &str| {
+        setup.emulator.entra_token(json!({
+            "aud": "https://auth.msft.communication.azure.com",
+            "scp": scp,
+            "appid": APP,
+            "oid": OID,
+            "tid": "00000000-0000-0000-0000-0000000000c0",
+        }))
+    };
+    let exchange = |token: String| {
+        setup
+            .http
+            .post(format!("{}/token/teams", setup.url))
+            .json(&json!({ "token": token }))
+            .send()
+    };
+    let ok = json(
+        exchange(teams_token("Teams.ManageCalls Teams.ManageChats"))
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let token = ok["token"].as_str().unwrap();
+    assert!(ok["expiresOn"].as_str().is_some());
+    let seen = common::validate(&setup.emulator, token).await;
+    assert_eq!(seen["valid"], true, "{seen}");
+    assert_eq!(seen["userId"], format!("8:orgid:{OID}"), "{seen}");
+
+    // A token without the Teams scopes: ACS's 401 and code reach the caller.
+    let refused = json(
+        exchange(teams_token("Teams.ManageCalls")).await.unwrap(),
+        401,
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "InvalidAccessToken", "{refused}");
+    // Not a token at all: 400 before any call.
+    let bad = json(exchange("not a token".into()).await.unwrap(), 400).await;
+    assert_eq!(bad["error"]["code"], "InvalidBody");
+    setup.stop().await;
+}
