@@ -7,8 +7,8 @@
 //! cache only; behind a load balancer, turn the cache off if revocation
 //! must take effect everywhere at once.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
 
 use acs_identity::AccessToken;
 use chrono::{DateTime, Utc};
@@ -16,16 +16,11 @@ use chrono::{DateTime, Utc};
 /// A cached token is handed out only while it has this much time left.
 pub const FRESH_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
-/// Past this many entries, the ones no longer fresh are dropped.
-const PRUNE_ABOVE: usize = 10_000;
+/// The most users whose tokens are kept; past it the least used go.
+const CAPACITY: u64 = 100_000;
 
-/// What a cached token was issued for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    user: String,
-    /// Scope names, sorted and joined by spaces.
-    scopes: String,
-}
+/// No token lives longer than a day (the service's longest lifetime).
+const LONGEST: Duration = Duration::from_secs(24 * 3600);
 
 /// A cached token and the identity it belongs to.
 #[derive(Debug, Clone)]
@@ -36,46 +31,63 @@ pub struct Cached {
     pub token: AccessToken,
 }
 
-/// The token cache.
-#[derive(Debug, Default)]
+/// The token cache: per user, the tokens minted for each set of scopes
+/// (scope names sorted and joined by spaces). Bounded (moka: least used
+/// users go first), concurrent, and each user's entry goes after a day.
+#[derive(Debug)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<Key, Cached>>,
+    users: moka::sync::Cache<String, Arc<Vec<(String, Cached)>>>,
 }
 
-fn key(user: &str, scopes: &[&str]) -> Key {
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self {
+            users: moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(LONGEST)
+                .build(),
+        }
+    }
+}
+
+fn scopes_key(scopes: &[&str]) -> String {
     let mut scopes = scopes.to_vec();
     scopes.sort_unstable();
-    Key {
-        user: user.to_string(),
-        scopes: scopes.join(" "),
-    }
+    scopes.join(" ")
 }
 
 impl TokenCache {
     /// A fresh token of `user` for exactly `scopes`.
     pub fn get(&self, user: &str, scopes: &[&str], now: DateTime<Utc>) -> Option<Cached> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(&key(user, scopes))
-            .filter(|c| c.token.expires_on() - now > FRESH_FOR)
-            .cloned()
+        let key = scopes_key(scopes);
+        self.users
+            .get(user)?
+            .iter()
+            .find(|(k, c)| *k == key && c.token.expires_on() - now > FRESH_FOR)
+            .map(|(_, c)| c.clone())
     }
 
-    /// Keeps `token` for `user` and `scopes`.
+    /// Keeps `token` for `user` and `scopes` (and drops the user's tokens
+    /// that are no longer fresh).
     pub fn put(&self, user: &str, scopes: &[&str], cached: Cached, now: DateTime<Utc>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() > PRUNE_ABOVE {
-            entries.retain(|_, c| c.token.expires_on() - now > FRESH_FOR);
-        }
-        entries.insert(key(user, scopes), cached);
+        let key = scopes_key(scopes);
+        let mut tokens: Vec<(String, Cached)> = self
+            .users
+            .get(user)
+            .map(|t| {
+                t.iter()
+                    .filter(|(k, c)| *k != key && c.token.expires_on() - now > FRESH_FOR)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        tokens.push((key, cached));
+        self.users.insert(user.to_string(), Arc::new(tokens));
     }
 
     /// Forgets every token of `user`.
     pub fn forget(&self, user: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| k.user != user);
+        self.users.invalidate(user);
     }
 }
 
