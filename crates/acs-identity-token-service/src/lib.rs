@@ -57,6 +57,7 @@
 pub mod cache;
 pub mod config;
 mod dev_issuer;
+mod error;
 pub mod limit;
 pub mod metrics;
 pub mod oidc;

@@ -49,9 +49,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::cache::{Cached, TokenCache};
+use crate::error::{ApiError, Reason};
 use crate::metrics::Metrics;
 use crate::oidc::{Refusal, Verifier};
-use crate::store::{Claim, Store, StoreError};
+use crate::store::{Claim, Store};
 
 /// The largest request body read.
 const MAX_BODY: usize = 16 * 1024;
@@ -154,10 +155,6 @@ pub(crate) fn admin_router(inner: Arc<Inner>) -> Router {
         .layer(middleware::from_fn(log))
 }
 
-/// The reason of a refusal, for the request log.
-#[derive(Clone, Copy)]
-struct Reason(&'static str);
-
 /// One line per request: method, path, status, milliseconds and, for a
 /// refusal, its reason. Never a header, a token or a body.
 async fn log(request: Request, next: Next) -> Response {
@@ -228,115 +225,6 @@ async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
             "body_timeout",
             format!("the body did not arrive within {} s", timeout.as_secs()),
         )),
-    }
-}
-
-/// An error answer.
-#[derive(Debug)]
-pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    reason: &'static str,
-    retry_after: Option<u64>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, reason: &'static str, message: String) -> Self {
-        Self {
-            status,
-            code,
-            message,
-            reason,
-            retry_after: None,
-        }
-    }
-
-    fn refused(refusal: Refusal) -> Self {
-        if refusal == Refusal::KeysUnavailable {
-            let mut e = Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "IssuerUnavailable",
-                refusal.reason(),
-                "the sign-in issuer's keys cannot be fetched; try again later".into(),
-            );
-            e.retry_after = Some(5);
-            return e;
-        }
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "InvalidToken",
-            refusal.reason(),
-            format!("{refusal}; send the app's sign-in token as Authorization: Bearer"),
-        )
-    }
-
-    fn store(error: &StoreError) -> Self {
-        tracing::warn!("{error}");
-        let mut e = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "StoreUnavailable",
-            "store",
-            "the identity store is unavailable; try again later".into(),
-        );
-        e.retry_after = Some(1);
-        e
-    }
-
-    fn acs(error: &acs_identity::Error) -> Self {
-        tracing::warn!(%error, "Communication Services refused or failed");
-        if let Some(wait) = error.retry_after()
-            && matches!(error.status(), Some(429 | 503))
-        {
-            // A wait longer than the client may make: passed on, not slept on.
-            let mut e = Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UpstreamBusy",
-                "acs_busy",
-                "Communication Services is busy; try again after the Retry-After delay".into(),
-            );
-            e.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-            return e;
-        }
-        if matches!(
-            error,
-            acs_identity::Error::Timeout { .. } | acs_identity::Error::Transport(_)
-        ) || matches!(error.status(), Some(429 | 503 | 504))
-        {
-            let mut e = Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UpstreamUnavailable",
-                "acs_unavailable",
-                "Communication Services did not answer in time; try again later".into(),
-            );
-            e.retry_after = Some(1);
-            return e;
-        }
-        Self::new(
-            StatusCode::BAD_GATEWAY,
-            "UpstreamFailed",
-            "acs",
-            "Communication Services did not answer as expected; try again later".into(),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = (self.status, Json(body)).into_response();
-        let headers = response.headers_mut();
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
-        }
-        if let Some(seconds) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response.extensions_mut().insert(Reason(self.reason));
-        response
     }
 }
 
