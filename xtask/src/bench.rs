@@ -53,9 +53,13 @@ pub fn run(options: &Options) -> Result<bool> {
     }
     // The default release profile first: what a user's `cargo build
     // --release` gives. Then the bench profile (fat LTO), for comparison.
-    // A quick (smoke) run builds one profile only: the fat-LTO build takes
-    // minutes that a smoke run does not need.
-    let profiles: &[&str] = if options.memory || options.quick {
+    // A quick run is a smoke test that the bench works, not a measurement:
+    // it builds in the dev profile, on top of the test build, instead of
+    // the minutes of an optimised build. The memory run measures, so it
+    // builds the release profile.
+    let profiles: &[&str] = if options.quick && !options.memory {
+        &["dev"]
+    } else if options.memory {
         &["release"]
     } else {
         &["release", "bench"]

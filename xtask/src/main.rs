@@ -57,7 +57,8 @@ enum Command {
         /// Instead: issue 1,000,000 tokens and report the emulator's memory.
         #[arg(long)]
         memory: bool,
-        /// A tenth of the requests: a quick smoke run.
+        /// A tenth of the requests, built in the dev profile: a smoke run
+        /// that the bench works (its figures are not a measurement).
         #[arg(long)]
         quick: bool,
         /// Instead: tokens per second through the token service at
