@@ -8,13 +8,14 @@
 //! The background task and the refreshes hold only a `Weak` of the state;
 //! the clones' common `Handle` aborts the task when it is dropped.
 //!
-//! The parts: [`builder`] (the options), [`refreshed_token`] (what a
-//! refresher returns, and why a token is refused), [`flight`] (the shared
-//! state and the single refresh in flight), [`proactive`] (the background
+//! The parts: `builder` (the options), `refreshed_token` (what a
+//! refresher returns, and why a token is refused), `flight` (the shared
+//! state and the single refresh in flight), `proactive` (the background
 //! task and its schedule), and `entra_user` (a refresher that exchanges an
 //! Entra ID user's token).
 
 mod builder;
+mod entra_user;
 mod flight;
 mod proactive;
 mod refreshed_token;
