@@ -1,5 +1,6 @@
 //! [`EmulatorBuilder`]: the emulator's options, and starting it.
 
+#[cfg(feature = "persistence")]
 use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,9 @@ use crate::jwks;
 use crate::management_token::EntraKeys;
 use crate::server::{self, Limits};
 use crate::state::{Shared, Stats};
-use crate::store::{OpenError, Store};
+#[cfg(feature = "persistence")]
+use crate::store::OpenError;
+use crate::store::Store;
 #[cfg(feature = "tls")]
 use crate::tls;
 use crate::{host, inspect};
@@ -83,6 +86,7 @@ pub struct EmulatorBuilder {
     #[cfg(feature = "tls")]
     tls: Option<TlsCertificate>,
     access_key: KeyChoice,
+    #[cfg(feature = "persistence")]
     data: Option<PathBuf>,
     faults: Faults,
     page_size: usize,
@@ -95,12 +99,13 @@ pub struct EmulatorBuilder {
 
 impl std::fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmulatorBuilder")
-            .field("port", &self.port)
+        let mut d = f.debug_struct("EmulatorBuilder");
+        d.field("port", &self.port)
             .field("host", &self.host)
-            .field("access_key", &"***")
-            .field("data", &self.data)
-            .field("faults", &self.faults)
+            .field("access_key", &"***");
+        #[cfg(feature = "persistence")]
+        d.field("data", &self.data);
+        d.field("faults", &self.faults)
             .field("page_size", &self.page_size)
             .field("max_connections", &self.max_connections)
             .field("header_timeout", &self.header_timeout)
@@ -147,6 +152,7 @@ impl Default for EmulatorBuilder {
             #[cfg(feature = "tls")]
             tls: None,
             access_key: KeyChoice::Random,
+            #[cfg(feature = "persistence")]
             data: None,
             faults: Faults::none(),
             page_size: 100,
@@ -244,7 +250,8 @@ impl EmulatorBuilder {
     /// can read is made 0600 at start, with a warning. Any name of the file
     /// (a symlink, a path with `..`) meets the same lock
     /// ([`EmulatorError::DataInUse`]); a file with several names (hard
-    /// links) is refused ([`EmulatorError::Data`]).
+    /// links) is refused ([`EmulatorError::Data`]). Feature `persistence`.
+    #[cfg(feature = "persistence")]
     pub fn data(mut self, path: impl Into<PathBuf>) -> Self {
         self.data = Some(path.into());
         self
@@ -406,6 +413,7 @@ impl EmulatorBuilder {
         {
             return Err(EmulatorError::InvalidHost { host: host.clone() });
         }
+        #[cfg(feature = "persistence")]
         let store = match &self.data {
             Some(path) => Store::open(path).map_err(|e| match e {
                 OpenError::InUse => EmulatorError::DataInUse { path: path.clone() },
@@ -420,6 +428,8 @@ impl EmulatorBuilder {
             })?,
             None => Store::memory(),
         };
+        #[cfg(not(feature = "persistence"))]
+        let store = Store::memory();
         let stored = store.stored_access_key();
         let key_text = match (self.access_key, stored) {
             (KeyChoice::Given(k), _) => k.trim().to_string(),

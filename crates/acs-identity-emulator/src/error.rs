@@ -9,6 +9,7 @@ use std::path::PathBuf;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "persistence")] {
 /// use acs_identity_emulator::{Emulator, EmulatorError};
 ///
 /// # let dir = std::env::temp_dir().join(format!("emulator-doc-{}", std::process::id()));
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 /// }
 /// first.shutdown().await;
 /// # std::fs::remove_dir_all(&dir)?;
+/// # }
 /// # Ok(())
 /// # }
 /// ```

@@ -33,6 +33,7 @@ mod auth;
 mod body;
 mod builder;
 mod control;
+#[cfg(feature = "persistence")]
 mod data_lock;
 mod emulator;
 mod error;
