@@ -173,14 +173,14 @@ impl EmulatorBuilder {
     }
 
     /// The access key (base64; default: a random 64-byte key, or with
-    /// [`data`](Self::data) the key stored in the file by an earlier start).
+    /// `data` (feature `persistence`) the key stored in the file by an earlier start).
     /// A given key is stored in the data file too.
     pub fn access_key(mut self, key: impl Into<String>) -> Self {
         self.access_key = KeyChoice::Given(key.into());
         self
     }
 
-    /// A new random access key (the default), or with [`data`](Self::data)
+    /// A new random access key (the default), or with `data` (feature `persistence`)
     /// the one an earlier start kept there.
     ///
     /// # Examples

@@ -146,7 +146,7 @@ impl Emulator {
     /// `https://communication.azure.com`, `iss`, `tid`, `oid`, `iat` and
     /// `nbf` now, `exp` an hour on; a claim set to `null` is left out. Use
     /// it to test what management calls do with other audiences or expired
-    /// tokens (see [`MANAGEMENT_AUDIENCES`]).
+    /// tokens (see [`MANAGEMENT_AUDIENCES`](crate::MANAGEMENT_AUDIENCES)).
     ///
     /// # Examples
     ///

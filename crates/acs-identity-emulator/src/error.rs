@@ -32,7 +32,7 @@ pub enum EmulatorError {
     /// The access key is not base64.
     #[error("the access key is not base64")]
     InvalidAccessKey,
-    /// The host given to [`EmulatorBuilder::host`] is neither an IP
+    /// The host given to [`EmulatorBuilder::host`](crate::EmulatorBuilder::host) is neither an IP
     /// address nor a host name.
     #[error("`{host}` is neither an IP address nor a host name")]
     InvalidHost {
@@ -43,7 +43,7 @@ pub enum EmulatorError {
     #[error("could not listen on {host}:{port}: {source}")]
     Bind {
         /// The address or name asked for (`127.0.0.1` unless
-        /// [`EmulatorBuilder::host`] was given; IPv6 in brackets).
+        /// [`EmulatorBuilder::host`](crate::EmulatorBuilder::host) was given; IPv6 in brackets).
         host: String,
         /// The port asked for.
         port: u16,
@@ -66,7 +66,7 @@ pub enum EmulatorError {
         /// The file.
         path: PathBuf,
     },
-    /// The JWKS document given to [`EmulatorBuilder::jwks`] has no usable
+    /// The JWKS document given to `EmulatorBuilder::jwks` (feature `jwks`) has no usable
     /// RS256 key or is not JSON.
     #[error("{message}")]
     InvalidJwks {

@@ -147,7 +147,7 @@ impl CommunicationTokenCredentialBuilder {
     /// # Errors
     ///
     /// [`Error::Credential`] when the initial token is malformed
-    /// ([`InvalidToken`] is the source); [`Error::InvalidArgument`] when
+    /// ([`InvalidToken`](crate::InvalidToken) is the source); [`Error::InvalidArgument`] when
     /// proactive refresh is on and there is no Tokio runtime.
     ///
     /// # Examples

@@ -49,7 +49,7 @@ impl RefreshedToken for AccessToken {
 }
 
 /// Why a token was refused. It is the `source` of the
-/// [`Error::Credential`] that [`CommunicationTokenCredential`] returns.
+/// [`Error::Credential`] that [`CommunicationTokenCredential`](crate::CommunicationTokenCredential) returns.
 ///
 /// # Examples
 ///
