@@ -2,7 +2,7 @@
 //! includes what this writes). Each block is a complete piece of code a
 //! reader can copy, so it may not hide setup behind `# ` lines; it defines
 //! one `async fn` whose parameters the test supplies by name
-//! (`connection_string`, `teams_token`).
+//! (`connection_string`, `teams_token`, `entra_token`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -26,11 +26,15 @@ fn main() {
             .iter()
             .map(|p| match p.as_str() {
                 "connection_string" => "&setting.connection_string".to_owned(),
-                "teams_token" => "&setting.teams_token".to_owned(),
+                // The emulator reads a user's token by its claims: the
+                // Teams user's token serves as the Entra user's too.
+                "teams_token" | "entra_token" => "&setting.teams_token".to_owned(),
                 other => panic!("README block {name}: no value for parameter `{other}`"),
             })
             .collect();
-        let teams = params.iter().any(|p| p == "teams_token");
+        let teams = params
+            .iter()
+            .any(|p| p == "teams_token" || p == "entra_token");
         // The test sits in the block's module, where its function is visible.
         writeln!(
             out,

@@ -5,6 +5,8 @@
 
 mod cli;
 mod cmd;
+mod failure;
+mod json;
 mod log;
 mod output;
 
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            let failure = cmd::Failure::call(format!("could not start the async runtime: {e}"));
+            let failure = failure::Failure::call(format!("could not start the async runtime: {e}"));
             output::error(&failure);
             return ExitCode::from(failure.exit_code());
         }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use serde_json::Value;
 
 use crate::cli::Output;
-use crate::cmd::Failure;
+use crate::failure::Failure;
 
 /// Picks the format: as asked, else JSON when stdout is not a terminal.
 pub fn format(asked: Option<Output>) -> Output {

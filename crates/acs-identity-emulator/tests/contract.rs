@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use acs_identity_emulator::{Emulator, Faults};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -351,88 +351,6 @@ async fn sixty_four_concurrent_creates_with_one_custom_id_make_one_identity() {
         ids.insert(body["identity"]["id"].as_str().unwrap().to_string());
     }
     assert_eq!(ids.len(), 1);
-}
-
-#[tokio::test]
-async fn state_in_a_data_file_survives_a_restart() {
-    let dir = std::env::temp_dir().join(format!(
-        "emulator-restart-{}-{}",
-        std::process::id(),
-        fastrand_u32()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("state.db");
-    let (id, token, revoked_token) = {
-        let e = Emulator::builder()
-            .access_key(KEY)
-            .data(&path)
-            .start()
-            .await
-            .unwrap();
-        let (_, created) = create(
-            &e,
-            json!({"customId": "persist", "createTokenWithScopes": ["chat"]}),
-            PREVIEW,
-        )
-        .await;
-        let id = created["identity"]["id"].as_str().unwrap().to_string();
-        let revoked = created["accessToken"]["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        Req::new(
-            Method::POST,
-            q(&format!("/identities/{id}/:revokeAccessTokens"), PREVIEW),
-        )
-        .send(&e)
-        .await;
-        let (_, t) = Req::new(
-            Method::POST,
-            q(&format!("/identities/{id}/:issueAccessToken"), PREVIEW),
-        )
-        .json(json!({"scopes": ["voip"]}))
-        .send(&e)
-        .await;
-        let answer = Req::new(Method::PUT, q("/access/entra/assignments/o1", PREVIEW))
-            .json(json!({"tenantId": "t", "principalType": "user", "clientIds": ["c"]}))
-            .send(&e)
-            .await;
-        assert_eq!(answer.0, 201);
-        e.shutdown().await;
-        (id, t["token"].as_str().unwrap().to_string(), revoked)
-    };
-    let e = Emulator::builder()
-        .access_key(KEY)
-        .data(&path)
-        .start()
-        .await
-        .unwrap();
-    let (_, again) = create(&e, json!({"customId": "persist"}), PREVIEW).await;
-    assert_eq!(again["identity"]["id"], id.as_str());
-    assert!(
-        e.is_token_valid(&token),
-        "a token issued before the restart is still valid"
-    );
-    assert!(
-        !e.is_token_valid(&revoked_token),
-        "a revocation survives the restart"
-    );
-    assert_eq!(
-        Req::new(Method::GET, q("/access/entra/assignments/o1", PREVIEW))
-            .send(&e)
-            .await
-            .0,
-        200
-    );
-    e.shutdown().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn fastrand_u32() -> u32 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
 }
 
 #[tokio::test]

@@ -7,10 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use acs_identity_emulator::{Emulator, EmulatorError};
+use acs_identity_emulator::Emulator;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 
 use common::{
     KEY, PREVIEW, Req, STABLE, assert_error, body_of, create, emulator, q, raw, read_until_closed,
-    status_of, temp_dir,
+    status_of,
 };
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -552,95 +552,6 @@ async fn unauthenticated_requests_do_not_consume_armed_faults() {
     assert_eq!(create(&e, json!({}), STABLE).await.0, 503);
 }
 
-// Item 12: one emulator per data file.
-
-#[tokio::test]
-async fn a_second_emulator_on_the_same_data_file_refuses_to_start() {
-    let dir = temp_dir("emulator-lock");
-    let path = dir.join("state.db");
-    let first = Emulator::builder().data(&path).start().await.unwrap();
-    let second = Emulator::builder().data(&path).start().await;
-    match second {
-        Err(EmulatorError::DataInUse { path: p }) => assert_eq!(p, path),
-        other => panic!("the second emulator started: {other:?}"),
-    }
-    let message = Emulator::builder()
-        .data(&path)
-        .start()
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(message.contains("in use by another emulator"), "{message}");
-    first.shutdown().await;
-    let third = Emulator::builder().data(&path).start().await.unwrap();
-    third.shutdown().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-// Item 13: a corrupt data file is refused at start.
-
-/// Writes a data file with a few identities, then overwrites the root page
-/// of the identities' primary-key index: table scans still work, writes do
-/// not.
-pub fn corrupt_data_file(path: &std::path::Path) {
-    {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE identities (
-                 id TEXT PRIMARY KEY, custom_id TEXT UNIQUE, last_token_issued_at TEXT,
-                 token_gen INTEGER NOT NULL, min_valid_gen INTEGER NOT NULL);",
-        )
-        .unwrap();
-        for i in 0..20 {
-            conn.execute(
-                "INSERT INTO identities VALUES (?1, NULL, NULL, 0, 0)",
-                [format!("8:acs:r_{i:04}")],
-            )
-            .unwrap();
-        }
-    }
-    let root: i64 = rusqlite::Connection::open(path)
-        .unwrap()
-        .query_row(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_identities_1'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let mut bytes = std::fs::read(path).unwrap();
-    let page = 4096 * (root as usize - 1);
-    for b in &mut bytes[page..page + 4096] {
-        *b = 0x5a;
-    }
-    std::fs::write(path, bytes).unwrap();
-}
-
-#[tokio::test]
-async fn a_corrupt_data_file_is_refused_at_start() {
-    let dir = temp_dir("emulator-corrupt");
-    let path = dir.join("state.db");
-    corrupt_data_file(&path);
-    match Emulator::builder()
-        .access_key(KEY)
-        .data(&path)
-        .start()
-        .await
-    {
-        Err(e @ EmulatorError::CorruptData { .. }) => {
-            let message = e.to_string();
-            assert!(message.contains("corrupt"), "{message}");
-            assert!(message.contains("state.db"), "{message}");
-        }
-        Ok(e) => {
-            let answer = create(&e, json!({}), STABLE).await;
-            panic!("started on a corrupt file; a write then got {answer:?}");
-        }
-        Err(other) => panic!("{other}"),
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
 // Item 7, with --jwks: RS256 tokens of another issuer.
 
 /// A JWKS with one RSA key, and two tokens that key signed (expiring in
@@ -710,98 +621,8 @@ async fn rs256_tokens_of_a_given_jwks_work_and_nothing_else_does() {
     );
 }
 
-// Issue 20, item 7: the data file under any name, its mode, and origins.
-
-/// The data file reached through a symlink, a hard link or a `..` path is
-/// the same file: while one emulator holds it, no other starts on it.
-#[cfg(unix)]
-#[tokio::test]
-async fn the_data_file_under_another_name_is_still_refused() {
-    let dir = temp_dir("emulator-lock-names");
-    let path = dir.join("state.db");
-    std::fs::create_dir(dir.join("sub")).unwrap();
-    std::os::unix::fs::symlink(&path, dir.join("link.db")).unwrap();
-    std::os::unix::fs::symlink(dir.join("sub"), dir.join("sub-link")).unwrap();
-    let first = Emulator::builder()
-        .access_key(KEY)
-        .data(&path)
-        .start()
-        .await
-        .unwrap();
-    let (_, user) = create(&first, json!({}), STABLE).await;
-    assert!(user["identity"]["id"].is_string(), "{user}");
-    let spellings = [
-        dir.join("link.db"),
-        dir.join("sub").join("..").join("state.db"),
-        dir.join("sub-link").join("..").join("state.db"),
-        dir.join(".").join("state.db"),
-    ];
-    for other in &spellings {
-        match Emulator::builder().data(other).start().await {
-            Err(EmulatorError::DataInUse { .. }) => {}
-            Ok(second) => {
-                second.shutdown().await;
-                panic!("a second emulator started on {}", other.display());
-            }
-            Err(e) => panic!("{}: {e}", other.display()),
-        }
-    }
-    // A hard link is a second name SQLite would keep a second journal for:
-    // refused while the first runs, and refused alone too.
-    std::fs::hard_link(&path, dir.join("hard.db")).unwrap();
-    let message = match Emulator::builder().data(dir.join("hard.db")).start().await {
-        Ok(second) => {
-            second.shutdown().await;
-            panic!("a second emulator started on a hard link");
-        }
-        Err(e) => e.to_string(),
-    };
-    assert!(message.contains("hard link"), "{message}");
-    first.shutdown().await;
-    let alone = Emulator::builder().data(&path).start().await.unwrap_err();
-    assert!(alone.to_string().contains("hard link"), "{alone}");
-    std::fs::remove_file(dir.join("hard.db")).unwrap();
-    // One name again: it starts, through the symlink too, with its data.
-    let again = Emulator::builder()
-        .data(dir.join("link.db"))
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(identities(&again).await, 1);
-    again.shutdown().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[cfg(unix)]
-fn mode(path: &std::path::Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-/// The data file holds the access key and the signing secret: its owner's
-/// only, from creation on, and tightened when it was looser.
-#[cfg(unix)]
-#[tokio::test]
-async fn the_data_file_is_its_owners_only() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = temp_dir("emulator-mode");
-    let path = dir.join("state.db");
-    let first = Emulator::builder().data(&path).start().await.unwrap();
-    create(&first, json!({}), STABLE).await;
-    assert_eq!(mode(&path), 0o600);
-    for suffix in ["-wal", "-shm"] {
-        let side = dir.join(format!("state.db{suffix}"));
-        if side.exists() {
-            assert_eq!(mode(&side), 0o600, "{}", side.display());
-        }
-    }
-    first.shutdown().await;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let second = Emulator::builder().data(&path).start().await.unwrap();
-    assert_eq!(mode(&path), 0o600);
-    second.shutdown().await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
+// Issue 20, item 7: origins (the data file under any name and its mode are
+// in persistence.rs).
 
 /// Sends `method /_emulator/{path}` with a JSON body and, when given, an
 /// Origin header.

@@ -75,37 +75,6 @@ async fn identities_show_custom_ids_and_token_and_revocation_times() {
 }
 
 #[tokio::test]
-async fn revocation_times_survive_a_restart() {
-    let dir = temp_dir("inspect-restart");
-    let path = dir.join("state.db");
-    let e = Emulator::builder()
-        .access_key(KEY)
-        .data(&path)
-        .start()
-        .await
-        .unwrap();
-    let (_, created) = create(&e, json!({}), STABLE).await;
-    let id = created["identity"]["id"].as_str().unwrap().to_string();
-    Req::new(
-        Method::POST,
-        q(&format!("/identities/{id}/:revokeAccessTokens"), STABLE),
-    )
-    .send(&e)
-    .await;
-    let before = e.identities()[0].revoked_at.expect("revoked");
-    e.shutdown().await;
-    let e = Emulator::builder()
-        .access_key(KEY)
-        .data(&path)
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(e.identities()[0].revoked_at, Some(before));
-    e.shutdown().await;
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[tokio::test]
 async fn assignments_and_groups_are_listed_and_reset_empties_everything() {
     let e = emulator().await;
     let put = Req::new(

@@ -5,11 +5,13 @@ mod common;
 
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
+use acs_identity_emulator::{CERTIFICATE_FILE, EmulatorError, KEY_FILE, TlsCertificate};
 use acs_identity_emulator::{
-    CERTIFICATE_FILE, Emulator, EmulatorError, KEY_FILE, TlsCertificate, WELL_KNOWN_ACCESS_KEY,
-    WELL_KNOWN_CONNECTION_STRING, WELL_KNOWN_PORT,
+    Emulator, WELL_KNOWN_ACCESS_KEY, WELL_KNOWN_CONNECTION_STRING, WELL_KNOWN_PORT,
 };
 use common::*;
+#[cfg(feature = "tls")]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[test]
@@ -18,48 +20,6 @@ fn the_well_known_connection_string_is_its_port_and_key() {
         WELL_KNOWN_CONNECTION_STRING,
         format!("endpoint=http://127.0.0.1:{WELL_KNOWN_PORT}/;accesskey={WELL_KNOWN_ACCESS_KEY}")
     );
-}
-
-#[tokio::test]
-async fn a_random_key_is_kept_in_the_data_file_and_a_given_one_replaces_it() {
-    let dir = temp_dir("serving-key");
-    let path = dir.join("state.db");
-    let first = Emulator::builder().data(&path).start().await.unwrap();
-    let key = first.access_key().to_string();
-    first.shutdown().await;
-    let second = Emulator::builder().data(&path).start().await.unwrap();
-    assert_eq!(second.access_key(), key, "reused from the file");
-    second.shutdown().await;
-    // The well-known settings also take the stored key.
-    let third = Emulator::builder()
-        .well_known()
-        .port(0)
-        .data(&path)
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(third.access_key(), key);
-    third.shutdown().await;
-    let given = Emulator::builder()
-        .access_key(KEY)
-        .data(&path)
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(given.access_key(), KEY);
-    given.shutdown().await;
-    let after = Emulator::builder().data(&path).start().await.unwrap();
-    assert_eq!(after.access_key(), KEY, "the given key was kept");
-    after.shutdown().await;
-    // Without a file, the well-known key.
-    let memory = Emulator::builder()
-        .well_known()
-        .port(0)
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(memory.access_key(), WELL_KNOWN_ACCESS_KEY);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
@@ -93,6 +53,7 @@ async fn a_configured_host_is_answered_and_others_still_are_not() {
     assert_eq!(status_of(&answer), Some(421), "{answer}");
 }
 
+#[cfg(feature = "tls")]
 fn trusting(pem: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
@@ -101,6 +62,7 @@ fn trusting(pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test]
 async fn tls_serves_https_with_a_certificate_a_client_can_trust() {
     let e = Emulator::builder()
@@ -158,6 +120,7 @@ async fn tls_serves_https_with_a_certificate_a_client_can_trust() {
     assert_eq!(again.status().as_u16(), 200);
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test]
 async fn a_generated_certificate_is_kept_and_reused_and_given_files_are_served() {
     let dir = temp_dir("serving-tls");

@@ -48,7 +48,7 @@ use acs_identity::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 const API_VERSION: &str = "2025-06-30";

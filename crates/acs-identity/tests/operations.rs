@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use acs_identity::{
-    CommunicationIdentityClient, EntraAssignmentSpec, EntraPrincipalType, Error,
-    GetTokenForTeamsUserOptions, TeamsExtensionPrincipalType, TokenScope,
+    AccessToken, BoxFuture, CommunicationIdentityClient, CommunicationUserAndToken,
+    CommunicationUserIdentifier, EntraAssignment, EntraAssignmentSpec, EntraPrincipalType, Error,
+    GetTokenForTeamsUserOptions, TeamsExtensionAssignment, TeamsExtensionPrincipalType, TokenScope,
 };
 use chrono::{DateTime, Utc};
 use common::*;
@@ -105,404 +106,674 @@ async fn a_mock_verifying_another_key_does_not_match_a_signed_request() {
 }
 
 // ---------------------------------------------------------------------------
-// Stable client
+// Every operation: one row each
 // ---------------------------------------------------------------------------
 
-#[tokio::test]
-async fn stable_create_user_posts_an_empty_object_and_returns_the_new_user() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/identities", STABLE)
-                    .json(json!({}))
-                    .matcher(),
-            );
-            reply_json(then, 201, json!({ "identity": { "id": USER_ID } }));
-        })
-        .await;
-    let created = bounded(stable_client(&server).create_user()).await.unwrap();
-    assert_eq!(created.id(), USER_ID);
-    mock.assert_calls_async(1).await;
+/// What a row's call gets: the stable and preview clients of the mock
+/// server, and a builder for a client of its own.
+struct Clients {
+    stable: CommunicationIdentityClient,
+    preview: acs_identity::preview::CommunicationIdentityClient,
+    builder: acs_identity::ClientBuilder,
 }
 
-#[tokio::test]
-async fn stable_create_user_and_token_sends_scopes_and_minutes_and_returns_both() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/identities", STABLE)
-                    .json(json!({ "createTokenWithScopes": ["chat", "voip"], "expiresInMinutes": 60 }))
-                    .matcher(),
-            );
-            reply_json(then, 201, user_and_token_body(USER_ID));
-        })
-        .await;
-    let created = bounded(
-        stable_client(&server)
-            .create_user_and_token([TokenScope::Chat, TokenScope::Voip])
-            .expires_in(Duration::from_secs(60 * 60)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(created.user.id(), USER_ID);
-    assert_eq!(created.access_token.token(), ACS_TOKEN);
-    assert_eq!(created.access_token.expires_on(), date(EXPIRES_ON));
-    mock.assert_calls_async(1).await;
+/// Calls one operation and describes its answer as JSON.
+type Call = fn(Clients) -> BoxFuture<'static, Result<Value, Error>>;
+
+/// One operation on the wire: the request it must send (method, path,
+/// api-version, signature or bearer, body), the answer the mock gives, and
+/// what the client makes of it.
+struct Row {
+    name: &'static str,
+    request: Expect,
+    status: u16,
+    reply: Option<Value>,
+    call: Call,
+    answer: Value,
 }
 
-#[tokio::test]
-async fn stable_create_user_and_token_without_lifetime_leaves_minutes_to_the_service() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/identities", STABLE)
-                    .json(json!({ "createTokenWithScopes": ALL_SCOPES }))
-                    .matcher(),
-            );
-            reply_json(then, 201, user_and_token_body(USER_ID));
-        })
-        .await;
-    let created = bounded(stable_client(&server).create_user_and_token(TokenScope::KNOWN))
-        .await
-        .unwrap();
-    assert_eq!(created.access_token.token(), ACS_TOKEN);
-    mock.assert_calls_async(1).await;
+fn user_json(user: &CommunicationUserIdentifier) -> Value {
+    json!({ "user": user.id() })
 }
 
-#[tokio::test]
-async fn stable_get_token_posts_scopes_and_minutes_to_issue_access_token() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", &user_path("/:issueAccessToken"), STABLE)
-                    .json(json!({ "scopes": ALL_SCOPES, "expiresInMinutes": 90 }))
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                200,
-                json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON }),
-            );
-        })
-        .await;
-    let token = bounded(
-        stable_client(&server)
-            .get_token(&user(), TokenScope::KNOWN)
-            .expires_in(Duration::from_secs(90 * 60)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(token.token(), ACS_TOKEN);
-    assert_eq!(token.expires_on(), date(EXPIRES_ON));
-    mock.assert_calls_async(1).await;
+fn token_json(token: &AccessToken) -> Value {
+    json!({ "token": token.token(), "expiresOn": token.expires_on().to_rfc3339() })
 }
 
-#[tokio::test]
-async fn stable_get_token_without_lifetime_sends_scopes_only() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", &user_path("/:issueAccessToken"), STABLE)
-                    .json(json!({ "scopes": ["voip.join"] }))
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                200,
-                json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON }),
-            );
-        })
-        .await;
-    let token = bounded(stable_client(&server).get_token(&user(), [TokenScope::VoipJoin]))
-        .await
-        .unwrap();
-    assert_eq!(token.token(), ACS_TOKEN);
-    mock.assert_calls_async(1).await;
+fn user_and_token_json(created: &CommunicationUserAndToken) -> Value {
+    json!({
+        "user": created.user.id(),
+        "token": created.access_token.token(),
+        "expiresOn": created.access_token.expires_on().to_rfc3339(),
+    })
 }
 
-#[tokio::test]
-async fn stable_lifetime_bounds_of_60_and_1440_minutes_are_sent() {
-    let server = MockServer::start_async().await;
-    let mut mocks = Vec::new();
-    for minutes in [60, 1440] {
-        mocks.push(
-            server
-                .mock_async(|when, then| {
-                    when.is_true(
-                        expect("POST", &user_path("/:issueAccessToken"), STABLE)
-                            .json(json!({ "scopes": ["chat"], "expiresInMinutes": minutes }))
-                            .matcher(),
-                    );
-                    reply_json(
-                        then,
-                        200,
-                        json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON }),
-                    );
+fn teams_assignment_answer(a: &TeamsExtensionAssignment) -> Value {
+    json!({
+        "objectId": a.object_id,
+        "tenantId": a.tenant_id,
+        "principalType": format!("{:?}", a.principal_type),
+        "clientIds": a.client_ids,
+    })
+}
+
+fn entra_assignment_answer(a: &EntraAssignment) -> Value {
+    json!({
+        "objectId": a.object_id,
+        "tenantId": a.tenant_id,
+        "principalType": format!("{:?}", a.principal_type),
+        "clientIds": a.client_ids,
+    })
+}
+
+/// The answer `user_and_token_body(id)` is read as.
+fn user_and_token_answer(id: &str) -> Value {
+    json!({ "user": id, "token": ACS_TOKEN, "expiresOn": date(EXPIRES_ON).to_rfc3339() })
+}
+
+fn token_answer() -> Value {
+    json!({ "token": ACS_TOKEN, "expiresOn": date(EXPIRES_ON).to_rfc3339() })
+}
+
+fn teams_user_options() -> GetTokenForTeamsUserOptions {
+    GetTokenForTeamsUserOptions::new(ENTRA_USER_TOKEN, CLIENT_ID, OBJECT_ID)
+}
+
+/// The identity a Teams Phone extension user's exchange answers with.
+fn extension_user() -> String {
+    format!("8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_{TENANT_ID}_{OBJECT_ID}")
+}
+
+/// The identity an Entra user's exchange answers with.
+fn entra_user() -> String {
+    format!("8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_wf_{TENANT_ID}_{OBJECT_ID}")
+}
+
+const LAST_ISSUED: &str = "2025-02-10T21:39:39.3244584+00:00";
+
+/// Every operation of both clients, each as it goes on the wire.
+fn operations() -> Vec<Row> {
+    let entra_path = format!("/access/entra/assignments/{OBJECT_ID}");
+    let mut group_assignment = entra_assignment_json(OBJECT_ID);
+    group_assignment["principalType"] = json!("group");
+    let group_spec =
+        json!({ "tenantId": TENANT_ID, "principalType": "group", "clientIds": [CLIENT_ID] });
+    let group_answer = json!({
+        "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "Group", "clientIds": [CLIENT_ID],
+    });
+    let mut preview_created = user_and_token_body(USER_ID);
+    preview_created["identity"]["customId"] = json!("sally@contoso.com");
+    preview_created["identity"]["lastTokenIssuedAt"] = json!(LAST_ISSUED);
+    vec![
+        // Stable client.
+        Row {
+            name: "create_user posts an empty object and returns the new user",
+            request: expect("POST", "/identities", STABLE).json(json!({})),
+            status: 201,
+            reply: Some(json!({ "identity": { "id": USER_ID } })),
+            call: |c| Box::pin(async move { Ok(user_json(&c.stable.create_user().await?)) }),
+            answer: json!({ "user": USER_ID }),
+        },
+        Row {
+            name: "create_user_and_token sends scopes and minutes and returns both",
+            request: expect("POST", "/identities", STABLE)
+                .json(json!({ "createTokenWithScopes": ["chat", "voip"], "expiresInMinutes": 60 })),
+            status: 201,
+            reply: Some(user_and_token_body(USER_ID)),
+            call: |c| {
+                Box::pin(async move {
+                    let created = c
+                        .stable
+                        .create_user_and_token([TokenScope::Chat, TokenScope::Voip])
+                        .expires_in(Duration::from_secs(60 * 60))
+                        .await?;
+                    Ok(user_and_token_json(&created))
                 })
-                .await,
+            },
+            answer: user_and_token_answer(USER_ID),
+        },
+        Row {
+            name: "create_user_and_token without a lifetime leaves the minutes to the service",
+            request: expect("POST", "/identities", STABLE)
+                .json(json!({ "createTokenWithScopes": ALL_SCOPES })),
+            status: 201,
+            reply: Some(user_and_token_body(USER_ID)),
+            call: |c| {
+                Box::pin(async move {
+                    let created = c.stable.create_user_and_token(TokenScope::KNOWN).await?;
+                    Ok(user_and_token_json(&created))
+                })
+            },
+            answer: user_and_token_answer(USER_ID),
+        },
+        Row {
+            name: "get_token posts scopes and minutes to issueAccessToken",
+            request: expect("POST", &user_path("/:issueAccessToken"), STABLE)
+                .json(json!({ "scopes": ALL_SCOPES, "expiresInMinutes": 90 })),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let token = c
+                        .stable
+                        .get_token(&user(), TokenScope::KNOWN)
+                        .expires_in(Duration::from_secs(90 * 60))
+                        .await?;
+                    Ok(token_json(&token))
+                })
+            },
+            answer: token_answer(),
+        },
+        Row {
+            name: "get_token without a lifetime sends the scopes only",
+            request: expect("POST", &user_path("/:issueAccessToken"), STABLE)
+                .json(json!({ "scopes": ["voip.join"] })),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let token = c.stable.get_token(&user(), [TokenScope::VoipJoin]).await?;
+                    Ok(token_json(&token))
+                })
+            },
+            answer: token_answer(),
+        },
+        Row {
+            name: "get_token sends the shortest lifetime as 60 minutes",
+            request: expect("POST", &user_path("/:issueAccessToken"), STABLE)
+                .json(json!({ "scopes": ["chat"], "expiresInMinutes": 60 })),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let token = c
+                        .stable
+                        .get_token(&user(), [TokenScope::Chat])
+                        .expires_in(acs_identity::MIN_TOKEN_LIFETIME)
+                        .await?;
+                    Ok(token_json(&token))
+                })
+            },
+            answer: token_answer(),
+        },
+        Row {
+            name: "get_token sends the longest lifetime as 1440 minutes",
+            request: expect("POST", &user_path("/:issueAccessToken"), STABLE)
+                .json(json!({ "scopes": ["chat"], "expiresInMinutes": 1440 })),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let token = c
+                        .stable
+                        .get_token(&user(), [TokenScope::Chat])
+                        .expires_in(acs_identity::MAX_TOKEN_LIFETIME)
+                        .await?;
+                    Ok(token_json(&token))
+                })
+            },
+            answer: token_answer(),
+        },
+        Row {
+            name: "revoke_tokens posts without a body and accepts 204",
+            request: expect("POST", &user_path("/:revokeAccessTokens"), STABLE),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(async move { c.stable.revoke_tokens(&user()).await.map(|()| Value::Null) })
+            },
+            answer: Value::Null,
+        },
+        Row {
+            name: "delete_user sends DELETE and accepts 204",
+            request: expect("DELETE", &user_path(""), STABLE),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(async move { c.stable.delete_user(&user()).await.map(|()| Value::Null) })
+            },
+            answer: Value::Null,
+        },
+        Row {
+            name: "get_token_for_teams_user sends the token, app and user, signed",
+            request: expect("POST", "/teamsUser/:exchangeAccessToken", STABLE).json(
+                json!({ "token": ENTRA_USER_TOKEN, "appId": CLIENT_ID, "userId": OBJECT_ID }),
+            ),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let token = c
+                        .stable
+                        .get_token_for_teams_user(&teams_user_options())
+                        .await?;
+                    Ok(token_json(&token))
+                })
+            },
+            answer: token_answer(),
+        },
+        Row {
+            name: "get_teams_extension_assignment reads the assignment",
+            request: expect("GET", &teams_assignment_path(), STABLE),
+            status: 200,
+            reply: Some(json!({
+                "objectId": OBJECT_ID,
+                "tenantId": TENANT_ID,
+                "principalType": "resourceAccount",
+                "clientIds": [CLIENT_ID],
+            })),
+            call: |c| {
+                Box::pin(async move {
+                    let a = c
+                        .stable
+                        .get_teams_extension_assignment(TENANT_ID, OBJECT_ID)
+                        .await?;
+                    Ok(teams_assignment_answer(&a))
+                })
+            },
+            answer: json!({
+                "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "ResourceAccount", "clientIds": [CLIENT_ID],
+            }),
+        },
+        Row {
+            name: "upsert_teams_extension_assignment reports 201 as created",
+            request: expect("PUT", &teams_assignment_path(), STABLE)
+                .json(json!({ "principalType": "resourceAccount", "clientIds": [CLIENT_ID] })),
+            status: 201,
+            reply: Some(json!({
+                "objectId": OBJECT_ID,
+                "tenantId": TENANT_ID,
+                "principalType": "resourceAccount",
+                "clientIds": [CLIENT_ID],
+            })),
+            call: |c| {
+                Box::pin(async move {
+                    let upserted = c
+                        .stable
+                        .upsert_teams_extension_assignment(
+                            TENANT_ID,
+                            OBJECT_ID,
+                            TeamsExtensionPrincipalType::ResourceAccount,
+                            [CLIENT_ID],
+                        )
+                        .await?;
+                    Ok(
+                        json!({ "created": upserted.created, "value": teams_assignment_answer(&upserted.value) }),
+                    )
+                })
+            },
+            answer: json!({ "created": true, "value": {
+                "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "ResourceAccount", "clientIds": [CLIENT_ID],
+            }}),
+        },
+        Row {
+            name: "upsert_teams_extension_assignment reports 200 as replaced",
+            request: expect("PUT", &teams_assignment_path(), STABLE)
+                .json(json!({ "principalType": "user" })),
+            status: 200,
+            reply: Some(
+                json!({ "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "user" }),
+            ),
+            call: |c| {
+                Box::pin(async move {
+                    let upserted = c
+                        .stable
+                        .upsert_teams_extension_assignment(
+                            TENANT_ID,
+                            OBJECT_ID,
+                            TeamsExtensionPrincipalType::User,
+                            Vec::<String>::new(),
+                        )
+                        .await?;
+                    Ok(
+                        json!({ "created": upserted.created, "value": teams_assignment_answer(&upserted.value) }),
+                    )
+                })
+            },
+            answer: json!({ "created": false, "value": {
+                "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "User", "clientIds": [],
+            }}),
+        },
+        Row {
+            name: "delete_teams_extension_assignment sends DELETE and accepts 204",
+            request: expect("DELETE", &teams_assignment_path(), STABLE),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(async move {
+                    c.stable
+                        .delete_teams_extension_assignment(TENANT_ID, OBJECT_ID)
+                        .await
+                        .map(|()| Value::Null)
+                })
+            },
+            answer: Value::Null,
+        },
+        Row {
+            name: "exchange_teams_extension_token sends the user's token as bearer with an empty object",
+            request: expect(
+                "POST",
+                "/access/teamsExtension/:exchangeAccessToken",
+                STABLE,
+            )
+            .json(json!({}))
+            .bearer(ENTRA_USER_TOKEN),
+            status: 200,
+            reply: Some(user_and_token_body(&extension_user())),
+            call: |c| {
+                Box::pin(async move {
+                    let exchanged = c
+                        .stable
+                        .exchange_teams_extension_token(ENTRA_USER_TOKEN)
+                        .await?;
+                    Ok(user_and_token_json(&exchanged))
+                })
+            },
+            answer: user_and_token_answer(&extension_user()),
+        },
+        Row {
+            name: "a client pinned to 2023-10-01 sends that version",
+            request: expect("POST", &user_path("/:issueAccessToken"), "2023-10-01")
+                .json(json!({ "scopes": ["chat"] })),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let client = c.builder.api_version("2023-10-01").build()?;
+                    let token = client.get_token(&user(), [TokenScope::Chat]).await?;
+                    Ok(json!({ "apiVersion": client.api_version(), "token": token_json(&token) }))
+                })
+            },
+            answer: json!({ "apiVersion": "2023-10-01", "token": token_answer() }),
+        },
+        Row {
+            name: "the application id comes first in the user agent",
+            request: expect("DELETE", &user_path(""), STABLE)
+                .user_agent_prefix("token-svc azsdk-rust-communication-identity/"),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(async move {
+                    let client = c.builder.application_id("token-svc").build()?;
+                    client.delete_user(&user()).await.map(|()| Value::Null)
+                })
+            },
+            answer: Value::Null,
+        },
+        // Preview client.
+        Row {
+            name: "preview create_user sends a custom id",
+            request: expect("POST", "/identities", PREVIEW)
+                .json(json!({ "customId": "sally@contoso.com" })),
+            status: 201,
+            reply: Some(json!({ "identity": { "id": USER_ID, "customId": "sally@contoso.com" } })),
+            call: |c| {
+                Box::pin(async move {
+                    let user = c
+                        .preview
+                        .create_user()
+                        .custom_id("sally@contoso.com")
+                        .await?;
+                    Ok(user_json(&user))
+                })
+            },
+            answer: json!({ "user": USER_ID }),
+        },
+        Row {
+            name: "preview create_user without a custom id posts an empty object",
+            request: expect("POST", "/identities", PREVIEW).json(json!({})),
+            status: 201,
+            reply: Some(json!({ "identity": { "id": USER_ID } })),
+            call: |c| Box::pin(async move { Ok(user_json(&c.preview.create_user().await?)) }),
+            answer: json!({ "user": USER_ID }),
+        },
+        Row {
+            name: "preview create_user_and_token sends the custom id, scopes and minutes",
+            request: expect("POST", "/identities", PREVIEW).json(json!({
+                "customId": "sally@contoso.com",
+                "createTokenWithScopes": ALL_SCOPES,
+                "expiresInMinutes": 60,
+            })),
+            status: 201,
+            reply: Some(preview_created),
+            call: |c| {
+                Box::pin(async move {
+                    let created = c
+                        .preview
+                        .create_user_and_token(TokenScope::KNOWN)
+                        .expires_in(Duration::from_secs(3600))
+                        .custom_id("sally@contoso.com")
+                        .await?;
+                    Ok(user_and_token_json(&created))
+                })
+            },
+            answer: user_and_token_answer(USER_ID),
+        },
+        Row {
+            name: "preview get_user reads the custom id and the last token time",
+            request: expect("GET", &user_path(""), PREVIEW),
+            status: 200,
+            reply: Some(json!({
+                "id": USER_ID,
+                "customId": "sally@contoso.com",
+                "lastTokenIssuedAt": LAST_ISSUED,
+            })),
+            call: |c| {
+                Box::pin(async move { Ok(user_detail_json(&c.preview.get_user(&user()).await?)) })
+            },
+            answer: json!({
+                "user": USER_ID,
+                "customId": "sally@contoso.com",
+                "lastTokenIssuedAt": date(LAST_ISSUED).to_rfc3339(),
+            }),
+        },
+        Row {
+            name: "preview get_user without the optional fields reads none",
+            request: expect("GET", &user_path(""), PREVIEW),
+            status: 200,
+            reply: Some(json!({ "id": USER_ID })),
+            call: |c| {
+                Box::pin(async move { Ok(user_detail_json(&c.preview.get_user(&user()).await?)) })
+            },
+            answer: json!({ "user": USER_ID, "customId": null, "lastTokenIssuedAt": null }),
+        },
+        Row {
+            name: "preview revoke_tokens sends the preview version",
+            request: expect("POST", &user_path("/:revokeAccessTokens"), PREVIEW),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(
+                    async move { c.preview.revoke_tokens(&user()).await.map(|()| Value::Null) },
+                )
+            },
+            answer: Value::Null,
+        },
+        Row {
+            name: "preview get_token_for_teams_user sends the preview version",
+            request: expect("POST", "/teamsUser/:exchangeAccessToken", PREVIEW).json(
+                json!({ "token": ENTRA_USER_TOKEN, "appId": CLIENT_ID, "userId": OBJECT_ID }),
+            ),
+            status: 200,
+            reply: Some(json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON })),
+            call: |c| {
+                Box::pin(async move {
+                    let token = c
+                        .preview
+                        .get_token_for_teams_user(&teams_user_options())
+                        .await?;
+                    Ok(token_json(&token))
+                })
+            },
+            answer: token_answer(),
+        },
+        Row {
+            name: "preview delete_teams_extension_assignment sends the preview version",
+            request: expect("DELETE", &teams_assignment_path(), PREVIEW),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(async move {
+                    c.preview
+                        .delete_teams_extension_assignment(TENANT_ID, OBJECT_ID)
+                        .await
+                        .map(|()| Value::Null)
+                })
+            },
+            answer: Value::Null,
+        },
+        Row {
+            name: "preview get_entra_assignment reads the assignment",
+            request: expect("GET", &entra_path, PREVIEW),
+            status: 200,
+            reply: Some(entra_assignment_json(OBJECT_ID)),
+            call: |c| {
+                Box::pin(async move {
+                    Ok(entra_assignment_answer(
+                        &c.preview.get_entra_assignment(OBJECT_ID).await?,
+                    ))
+                })
+            },
+            answer: json!({
+                "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "User", "clientIds": [CLIENT_ID],
+            }),
+        },
+        Row {
+            name: "preview upsert_entra_assignment reports 201 as created",
+            request: expect("PUT", &entra_path, PREVIEW).json(group_spec.clone()),
+            status: 201,
+            reply: Some(group_assignment.clone()),
+            call: |c| Box::pin(async move { upsert_group_assignment(c).await }),
+            answer: json!({ "created": true, "value": group_answer.clone() }),
+        },
+        Row {
+            name: "preview upsert_entra_assignment reports 200 as replaced",
+            request: expect("PUT", &entra_path, PREVIEW).json(group_spec),
+            status: 200,
+            reply: Some(group_assignment),
+            call: |c| Box::pin(async move { upsert_group_assignment(c).await }),
+            answer: json!({ "created": false, "value": group_answer }),
+        },
+        Row {
+            name: "preview delete_entra_assignment sends DELETE and accepts 204",
+            request: expect("DELETE", &entra_path, PREVIEW),
+            status: 204,
+            reply: None,
+            call: |c| {
+                Box::pin(async move {
+                    c.preview
+                        .delete_entra_assignment(OBJECT_ID)
+                        .await
+                        .map(|()| Value::Null)
+                })
+            },
+            answer: Value::Null,
+        },
+        Row {
+            name: "preview update_entra_assignments sends a merge patch with null for removal",
+            request: expect("PATCH", "/access/entra/assignments", PREVIEW).merge_patch(bulk_body()),
+            status: 200,
+            reply: Some(json!({
+                "value": [entra_assignment_json(OBJECT_ID), entra_assignment_json(OTHER_OBJECT_ID)],
+            })),
+            call: |c| Box::pin(async move { update_bulk(c).await }),
+            answer: json!([
+                { "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "User", "clientIds": [CLIENT_ID] },
+                { "objectId": OTHER_OBJECT_ID, "tenantId": TENANT_ID, "principalType": "User", "clientIds": [CLIENT_ID] },
+            ]),
+        },
+        Row {
+            name: "preview update_entra_assignments answered 204 returns none",
+            request: expect("PATCH", "/access/entra/assignments", PREVIEW).merge_patch(bulk_body()),
+            status: 204,
+            reply: None,
+            call: |c| Box::pin(async move { update_bulk(c).await }),
+            answer: Value::Null,
+        },
+        Row {
+            name: "preview exchange_entra_token sends the user's token as bearer with an empty object",
+            request: expect("POST", "/access/entra/:exchangeAccessToken", PREVIEW)
+                .json(json!({}))
+                .bearer(ENTRA_USER_TOKEN),
+            status: 200,
+            reply: Some(user_and_token_body(&entra_user())),
+            call: |c| {
+                Box::pin(async move {
+                    let exchanged = c.preview.exchange_entra_token(ENTRA_USER_TOKEN).await?;
+                    Ok(user_and_token_json(&exchanged))
+                })
+            },
+            answer: user_and_token_answer(&entra_user()),
+        },
+    ]
+}
+
+fn user_detail_json(detail: &acs_identity::preview::CommunicationUserDetail) -> Value {
+    json!({
+        "user": detail.user.id(),
+        "customId": detail.custom_id,
+        "lastTokenIssuedAt": detail.last_token_issued_at.map(|at| at.to_rfc3339()),
+    })
+}
+
+async fn upsert_group_assignment(c: Clients) -> Result<Value, Error> {
+    let spec = EntraAssignmentSpec::new(TENANT_ID, EntraPrincipalType::Group, [CLIENT_ID]);
+    let upserted = c.preview.upsert_entra_assignment(OBJECT_ID, spec).await?;
+    Ok(json!({ "created": upserted.created, "value": entra_assignment_answer(&upserted.value) }))
+}
+
+async fn update_bulk(c: Clients) -> Result<Value, Error> {
+    let updated = c.preview.update_entra_assignments(bulk_changes()).await?;
+    Ok(updated.map_or(Value::Null, |all| {
+        all.iter().map(entra_assignment_answer).collect()
+    }))
+}
+
+#[tokio::test]
+async fn every_operation_sends_its_request_and_reads_its_answer() {
+    for row in operations() {
+        let server = MockServer::start_async().await;
+        let Row {
+            name,
+            request,
+            status,
+            reply,
+            call,
+            answer,
+        } = row;
+        let mock = server
+            .mock_async(|when, then| {
+                when.is_true(request.matcher());
+                match reply {
+                    Some(body) => {
+                        reply_json(then, status, body);
+                    }
+                    None => {
+                        then.status(status);
+                    }
+                }
+            })
+            .await;
+        let clients = Clients {
+            stable: stable_client(&server),
+            preview: preview_client(&server),
+            builder: builder(&server),
+        };
+        let got = bounded(call(clients))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(got, answer, "{name}");
+        assert_eq!(
+            mock.calls_async().await,
+            1,
+            "{name}: the request as expected, once"
         );
     }
-    let client = stable_client(&server);
-    for lifetime in [
-        acs_identity::MIN_TOKEN_LIFETIME,
-        acs_identity::MAX_TOKEN_LIFETIME,
-    ] {
-        bounded(
-            client
-                .get_token(&user(), [TokenScope::Chat])
-                .expires_in(lifetime),
-        )
-        .await
-        .unwrap();
-    }
-    for mock in mocks {
-        mock.assert_calls_async(1).await;
-    }
 }
 
-#[tokio::test]
-async fn stable_revoke_tokens_posts_without_body_and_accepts_204() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(expect("POST", &user_path("/:revokeAccessTokens"), STABLE).matcher());
-            then.status(204);
-        })
-        .await;
-    bounded(stable_client(&server).revoke_tokens(&user()))
-        .await
-        .unwrap();
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_delete_user_sends_delete_and_accepts_204() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(expect("DELETE", &user_path(""), STABLE).matcher());
-            then.status(204);
-        })
-        .await;
-    bounded(stable_client(&server).delete_user(&user()))
-        .await
-        .unwrap();
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_get_token_for_teams_user_sends_token_app_and_user_and_is_signed() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/teamsUser/:exchangeAccessToken", STABLE)
-                    .json(json!({ "token": ENTRA_USER_TOKEN, "appId": CLIENT_ID, "userId": OBJECT_ID }))
-                    .matcher(),
-            );
-            reply_json(then, 200, json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON }));
-        })
-        .await;
-    let options = GetTokenForTeamsUserOptions::new(ENTRA_USER_TOKEN, CLIENT_ID, OBJECT_ID);
-    let token = bounded(stable_client(&server).get_token_for_teams_user(&options))
-        .await
-        .unwrap();
-    assert_eq!(token.token(), ACS_TOKEN);
-    assert_eq!(token.expires_on(), date(EXPIRES_ON));
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_get_teams_extension_assignment_reads_the_assignment() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(expect("GET", &teams_assignment_path(), STABLE).matcher());
-            reply_json(
-                then,
-                200,
-                json!({
-                    "objectId": OBJECT_ID,
-                    "tenantId": TENANT_ID,
-                    "principalType": "resourceAccount",
-                    "clientIds": [CLIENT_ID],
-                }),
-            );
-        })
-        .await;
-    let assignment =
-        bounded(stable_client(&server).get_teams_extension_assignment(TENANT_ID, OBJECT_ID))
-            .await
-            .unwrap();
-    assert_eq!(assignment.object_id, OBJECT_ID);
-    assert_eq!(assignment.tenant_id, TENANT_ID);
-    assert_eq!(
-        assignment.principal_type,
-        TeamsExtensionPrincipalType::ResourceAccount
-    );
-    assert_eq!(assignment.client_ids, [CLIENT_ID]);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_upsert_teams_extension_assignment_reports_201_as_created_and_200_as_replaced() {
-    let server = MockServer::start_async().await;
-    let created = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("PUT", &teams_assignment_path(), STABLE)
-                    .json(json!({ "principalType": "resourceAccount", "clientIds": [CLIENT_ID] }))
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                201,
-                json!({
-                    "objectId": OBJECT_ID,
-                    "tenantId": TENANT_ID,
-                    "principalType": "resourceAccount",
-                    "clientIds": [CLIENT_ID],
-                }),
-            );
-        })
-        .await;
-    let replaced = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("PUT", &teams_assignment_path(), STABLE)
-                    .json(json!({ "principalType": "user" }))
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                200,
-                json!({ "objectId": OBJECT_ID, "tenantId": TENANT_ID, "principalType": "user" }),
-            );
-        })
-        .await;
-    let client = stable_client(&server);
-    let first = bounded(client.upsert_teams_extension_assignment(
-        TENANT_ID,
-        OBJECT_ID,
-        TeamsExtensionPrincipalType::ResourceAccount,
-        [CLIENT_ID],
-    ))
-    .await
-    .unwrap();
-    assert!(first.created);
-    assert_eq!(first.value.client_ids, [CLIENT_ID]);
-    let second = bounded(client.upsert_teams_extension_assignment(
-        TENANT_ID,
-        OBJECT_ID,
-        TeamsExtensionPrincipalType::User,
-        Vec::<String>::new(),
-    ))
-    .await
-    .unwrap();
-    assert!(!second.created);
-    assert_eq!(
-        second.value.principal_type,
-        TeamsExtensionPrincipalType::User
-    );
-    assert!(second.value.client_ids.is_empty());
-    created.assert_calls_async(1).await;
-    replaced.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_delete_teams_extension_assignment_sends_delete_and_accepts_204() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(expect("DELETE", &teams_assignment_path(), STABLE).matcher());
-            then.status(204);
-        })
-        .await;
-    bounded(stable_client(&server).delete_teams_extension_assignment(TENANT_ID, OBJECT_ID))
-        .await
-        .unwrap();
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_teams_extension_exchange_sends_the_user_token_as_bearer_with_an_empty_object() {
-    let server = MockServer::start_async().await;
-    let extension_user =
-        format!("8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_{TENANT_ID}_{OBJECT_ID}");
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect(
-                    "POST",
-                    "/access/teamsExtension/:exchangeAccessToken",
-                    STABLE,
-                )
-                .json(json!({}))
-                .bearer(ENTRA_USER_TOKEN)
-                .matcher(),
-            );
-            reply_json(then, 200, user_and_token_body(&extension_user));
-        })
-        .await;
-    let exchanged =
-        bounded(stable_client(&server).exchange_teams_extension_token(ENTRA_USER_TOKEN))
-            .await
-            .unwrap();
-    assert_eq!(exchanged.user.id(), extension_user);
-    assert_eq!(exchanged.access_token.token(), ACS_TOKEN);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn stable_client_pinned_to_2023_10_01_sends_that_version() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", &user_path("/:issueAccessToken"), "2023-10-01")
-                    .json(json!({ "scopes": ["chat"] }))
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                200,
-                json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON }),
-            );
-        })
-        .await;
-    let client = builder(&server).api_version("2023-10-01").build().unwrap();
-    assert_eq!(client.api_version(), "2023-10-01");
-    bounded(client.get_token(&user(), [TokenScope::Chat]))
-        .await
-        .unwrap();
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn application_id_comes_first_in_the_user_agent() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("DELETE", &user_path(""), STABLE)
-                    .user_agent_prefix("token-svc azsdk-rust-communication-identity/")
-                    .matcher(),
-            );
-            then.status(204);
-        })
-        .await;
-    let client = builder(&server)
-        .application_id("token-svc")
-        .build()
-        .unwrap();
-    bounded(client.delete_user(&user())).await.unwrap();
-    mock.assert_calls_async(1).await;
-}
+// ---------------------------------------------------------------------------
+// Stable client
+// ---------------------------------------------------------------------------
 
 #[test]
 fn stable_client_refuses_a_preview_api_version_and_preview_client_a_stable_one() {
@@ -545,173 +816,6 @@ fn stable_client_refuses_a_preview_api_version_and_preview_client_a_stable_one()
 // ---------------------------------------------------------------------------
 // Preview client
 // ---------------------------------------------------------------------------
-
-#[tokio::test]
-async fn preview_create_user_with_custom_id_sends_it() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/identities", PREVIEW)
-                    .json(json!({ "customId": "sally@contoso.com" }))
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                201,
-                json!({ "identity": { "id": USER_ID, "customId": "sally@contoso.com" } }),
-            );
-        })
-        .await;
-    let created = bounded(
-        preview_client(&server)
-            .create_user()
-            .custom_id("sally@contoso.com"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(created.id(), USER_ID);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_create_user_without_custom_id_posts_an_empty_object() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/identities", PREVIEW)
-                    .json(json!({}))
-                    .matcher(),
-            );
-            reply_json(then, 201, json!({ "identity": { "id": USER_ID } }));
-        })
-        .await;
-    let created = bounded(preview_client(&server).create_user())
-        .await
-        .unwrap();
-    assert_eq!(created.id(), USER_ID);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_create_user_and_token_with_custom_id_sends_id_scopes_and_minutes() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/identities", PREVIEW)
-                    .json(json!({
-                        "customId": "sally@contoso.com",
-                        "createTokenWithScopes": ALL_SCOPES,
-                        "expiresInMinutes": 60,
-                    }))
-                    .matcher(),
-            );
-            let mut body = user_and_token_body(USER_ID);
-            body["identity"]["customId"] = json!("sally@contoso.com");
-            body["identity"]["lastTokenIssuedAt"] = json!("2025-02-10T21:39:39.3244584+00:00");
-            reply_json(then, 201, body);
-        })
-        .await;
-    let created = bounded(
-        preview_client(&server)
-            .create_user_and_token(TokenScope::KNOWN)
-            .expires_in(Duration::from_secs(3600))
-            .custom_id("sally@contoso.com"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(created.user.id(), USER_ID);
-    assert_eq!(created.access_token.token(), ACS_TOKEN);
-    assert_eq!(created.access_token.expires_on(), date(EXPIRES_ON));
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_get_user_reads_custom_id_and_last_token_time() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(expect("GET", &user_path(""), PREVIEW).matcher());
-            reply_json(
-                then,
-                200,
-                json!({
-                    "id": USER_ID,
-                    "customId": "sally@contoso.com",
-                    "lastTokenIssuedAt": "2025-02-10T21:39:39.3244584+00:00",
-                }),
-            );
-        })
-        .await;
-    let detail = bounded(preview_client(&server).get_user(&user()))
-        .await
-        .unwrap();
-    assert_eq!(detail.user, user());
-    assert_eq!(detail.custom_id.as_deref(), Some("sally@contoso.com"));
-    assert_eq!(
-        detail.last_token_issued_at,
-        Some(date("2025-02-10T21:39:39.3244584+00:00"))
-    );
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_get_user_without_optional_fields_reads_none() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(expect("GET", &user_path(""), PREVIEW).matcher());
-            reply_json(then, 200, json!({ "id": USER_ID }));
-        })
-        .await;
-    let detail = bounded(preview_client(&server).get_user(&user()))
-        .await
-        .unwrap();
-    assert_eq!(detail.custom_id, None);
-    assert_eq!(detail.last_token_issued_at, None);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_shared_operations_send_the_preview_version() {
-    let server = MockServer::start_async().await;
-    let revoke = server
-        .mock_async(|when, then| {
-            when.is_true(expect("POST", &user_path("/:revokeAccessTokens"), PREVIEW).matcher());
-            then.status(204);
-        })
-        .await;
-    let teams = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/teamsUser/:exchangeAccessToken", PREVIEW)
-                    .json(json!({ "token": ENTRA_USER_TOKEN, "appId": CLIENT_ID, "userId": OBJECT_ID }))
-                    .matcher(),
-            );
-            reply_json(then, 200, json!({ "token": ACS_TOKEN, "expiresOn": EXPIRES_ON }));
-        })
-        .await;
-    let delete_assignment = server
-        .mock_async(|when, then| {
-            when.is_true(expect("DELETE", &teams_assignment_path(), PREVIEW).matcher());
-            then.status(204);
-        })
-        .await;
-    let client = preview_client(&server);
-    bounded(client.revoke_tokens(&user())).await.unwrap();
-    let options = GetTokenForTeamsUserOptions::new(ENTRA_USER_TOKEN, CLIENT_ID, OBJECT_ID);
-    bounded(client.get_token_for_teams_user(&options))
-        .await
-        .unwrap();
-    bounded(client.delete_teams_extension_assignment(TENANT_ID, OBJECT_ID))
-        .await
-        .unwrap();
-    revoke.assert_calls_async(1).await;
-    teams.assert_calls_async(1).await;
-    delete_assignment.assert_calls_async(1).await;
-}
 
 #[tokio::test]
 async fn preview_list_entra_assignments_follows_next_link_over_three_pages() {
@@ -962,89 +1066,6 @@ async fn token_credential_client_sends_the_bearer_on_every_list_page() {
     second.assert_calls_async(1).await;
 }
 
-#[tokio::test]
-async fn preview_get_entra_assignment_reads_the_assignment() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect(
-                    "GET",
-                    &format!("/access/entra/assignments/{OBJECT_ID}"),
-                    PREVIEW,
-                )
-                .matcher(),
-            );
-            reply_json(then, 200, entra_assignment_json(OBJECT_ID));
-        })
-        .await;
-    let assignment = bounded(preview_client(&server).get_entra_assignment(OBJECT_ID))
-        .await
-        .unwrap();
-    assert_eq!(assignment.object_id, OBJECT_ID);
-    assert_eq!(assignment.tenant_id, TENANT_ID);
-    assert_eq!(assignment.principal_type, EntraPrincipalType::User);
-    assert_eq!(assignment.client_ids, [CLIENT_ID]);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_upsert_entra_assignment_reports_201_as_created_and_200_as_replaced() {
-    let server = MockServer::start_async().await;
-    let path = format!("/access/entra/assignments/{OBJECT_ID}");
-    let body = json!({ "tenantId": TENANT_ID, "principalType": "group", "clientIds": [CLIENT_ID] });
-    let mut answer = entra_assignment_json(OBJECT_ID);
-    answer["principalType"] = json!("group");
-    let created = server
-        .mock_async(|when, then| {
-            when.is_true(expect("PUT", &path, PREVIEW).json(body.clone()).matcher());
-            reply_json(then, 201, answer.clone()).up_to_n_times(1);
-        })
-        .await;
-    let replaced = server
-        .mock_async(|when, then| {
-            when.is_true(expect("PUT", &path, PREVIEW).json(body.clone()).matcher());
-            reply_json(then, 200, answer.clone());
-        })
-        .await;
-    let client = preview_client(&server);
-    let spec = EntraAssignmentSpec::new(TENANT_ID, EntraPrincipalType::Group, [CLIENT_ID]);
-    let first = bounded(client.upsert_entra_assignment(OBJECT_ID, spec.clone()))
-        .await
-        .unwrap();
-    assert!(first.created);
-    assert_eq!(first.value.principal_type, EntraPrincipalType::Group);
-    let second = bounded(client.upsert_entra_assignment(OBJECT_ID, spec))
-        .await
-        .unwrap();
-    assert!(!second.created);
-    assert_eq!(second.value.object_id, OBJECT_ID);
-    created.assert_calls_async(1).await;
-    replaced.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_delete_entra_assignment_sends_delete_and_accepts_204() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect(
-                    "DELETE",
-                    &format!("/access/entra/assignments/{OBJECT_ID}"),
-                    PREVIEW,
-                )
-                .matcher(),
-            );
-            then.status(204);
-        })
-        .await;
-    bounded(preview_client(&server).delete_entra_assignment(OBJECT_ID))
-        .await
-        .unwrap();
-    mock.assert_calls_async(1).await;
-}
-
 fn bulk_changes() -> Vec<(String, Option<EntraAssignmentSpec>)> {
     vec![
         (
@@ -1073,80 +1094,6 @@ fn bulk_body() -> Value {
         OTHER_OBJECT_ID: { "tenantId": TENANT_ID, "principalType": "tenant", "clientIds": [] },
         REMOVED_OBJECT_ID: null,
     })
-}
-
-#[tokio::test]
-async fn preview_update_entra_assignments_sends_a_merge_patch_with_null_for_removal() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("PATCH", "/access/entra/assignments", PREVIEW)
-                    .merge_patch(bulk_body())
-                    .matcher(),
-            );
-            reply_json(
-                then,
-                200,
-                json!({
-                    "value": [entra_assignment_json(OBJECT_ID), entra_assignment_json(OTHER_OBJECT_ID)],
-                }),
-            );
-        })
-        .await;
-    let updated = bounded(preview_client(&server).update_entra_assignments(bulk_changes()))
-        .await
-        .unwrap()
-        .expect("a 200 answer has the assignments");
-    let ids: Vec<_> = updated.iter().map(|a| a.object_id.as_str()).collect();
-    assert_eq!(ids, [OBJECT_ID, OTHER_OBJECT_ID]);
-    assert_eq!(updated[0].client_ids, [CLIENT_ID]);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_update_entra_assignments_answered_204_returns_none() {
-    let server = MockServer::start_async().await;
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("PATCH", "/access/entra/assignments", PREVIEW)
-                    .merge_patch(bulk_body())
-                    .matcher(),
-            );
-            then.status(204);
-        })
-        .await;
-    let updated = bounded(preview_client(&server).update_entra_assignments(bulk_changes()))
-        .await
-        .unwrap();
-    assert_eq!(updated, None);
-    mock.assert_calls_async(1).await;
-}
-
-#[tokio::test]
-async fn preview_exchange_entra_token_sends_the_user_token_as_bearer_with_an_empty_object() {
-    let server = MockServer::start_async().await;
-    let entra_user =
-        format!("8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_wf_{TENANT_ID}_{OBJECT_ID}");
-    let mock = server
-        .mock_async(|when, then| {
-            when.is_true(
-                expect("POST", "/access/entra/:exchangeAccessToken", PREVIEW)
-                    .json(json!({}))
-                    .bearer(ENTRA_USER_TOKEN)
-                    .matcher(),
-            );
-            reply_json(then, 200, user_and_token_body(&entra_user));
-        })
-        .await;
-    let exchanged = bounded(preview_client(&server).exchange_entra_token(ENTRA_USER_TOKEN))
-        .await
-        .unwrap();
-    assert_eq!(exchanged.user.id(), entra_user);
-    assert_eq!(exchanged.access_token.token(), ACS_TOKEN);
-    assert_eq!(exchanged.access_token.expires_on(), date(EXPIRES_ON));
-    mock.assert_calls_async(1).await;
 }
 
 // ---------------------------------------------------------------------------

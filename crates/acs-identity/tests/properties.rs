@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use acs_identity::{AccessKey, CommunicationIdentifier, ConnectionString, RefreshedToken};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 

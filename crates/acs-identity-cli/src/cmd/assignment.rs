@@ -6,8 +6,10 @@ use acs_identity::{
 use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
-use super::{Context, Failure};
+use super::Context;
+use super::input::read_input_file;
 use crate::cli::{AssignmentCommand, EntraCommand, TeamsExtensionCommand};
+use crate::failure::Failure;
 use crate::output;
 
 fn teams_json(a: &TeamsExtensionAssignment) -> Value {
@@ -21,7 +23,7 @@ fn entra_json(a: &EntraAssignment) -> Value {
 /// Reads `--changes`: JSON text, or `@FILE`.
 fn changes(text: &str) -> Result<Vec<(String, Option<EntraAssignmentSpec>)>, Failure> {
     let text = match text.strip_prefix('@') {
-        Some(path) => super::read_input_file(std::path::Path::new(path), "--changes file")?,
+        Some(path) => read_input_file(std::path::Path::new(path), "--changes file")?,
         None => text.to_string(),
     };
     let value: Value = serde_json::from_str(&text)

@@ -2,8 +2,9 @@
 
 use acs_identity_emulator::{Emulator, TlsCertificate};
 
-use super::Failure;
+use super::input::read_input_file;
 use crate::cli::EmulatorArgs;
+use crate::failure::Failure;
 use crate::output;
 
 pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
@@ -51,7 +52,7 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Failure> {
         builder = builder.data(path);
     }
     if let Some(path) = args.jwks {
-        builder = builder.jwks(super::read_input_file(&path, "JWKS file (--jwks)")?);
+        builder = builder.jwks(read_input_file(&path, "JWKS file (--jwks)")?);
     }
     // Parsed (and bounds-checked) by clap: a bad spec exits 2 before this.
     if let Some(faults) = args.faults {

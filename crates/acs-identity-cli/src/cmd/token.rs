@@ -1,16 +1,13 @@
 //! `acs-identity token …`
 
-use acs_identity::{CommunicationUserAndToken, GetTokenForTeamsUserOptions};
-use serde_json::{Value, json};
+use acs_identity::GetTokenForTeamsUserOptions;
 
-use super::user::token_json;
-use super::{Context, Failure, lifetime, scopes, token_input, user_id};
+use super::Context;
+use super::input::{lifetime, scopes, token_input, user_id};
 use crate::cli::TokenCommand;
+use crate::failure::Failure;
+use crate::json::{token_json, user_and_token_json};
 use crate::output;
-
-fn user_and_token_json(result: &CommunicationUserAndToken) -> Value {
-    json!({ "identity": { "id": result.user.id() }, "accessToken": token_json(&result.access_token) })
-}
 
 pub async fn run(cx: &Context, command: TokenCommand) -> Result<(), Failure> {
     match command {

@@ -1,16 +1,13 @@
 //! `acs-identity user …`
 
-use acs_identity::AccessToken;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Context, Failure, lifetime, scopes, user_id};
+use super::Context;
+use super::input::{lifetime, scopes, user_id};
 use crate::cli::UserCommand;
+use crate::failure::Failure;
+use crate::json::token_json;
 use crate::output;
-
-/// `{"token","expiresOn"}` as the service writes it.
-pub fn token_json(token: &AccessToken) -> Value {
-    json!({ "token": token.token(), "expiresOn": token.expires_on().to_rfc3339() })
-}
 
 pub async fn run(cx: &Context, command: UserCommand) -> Result<(), Failure> {
     match command {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use acs_identity_emulator::Emulator;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use acs_identity::{AccessKey, ClientBuilder, CommunicationIdentityClient, RetryOptions, preview};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use httpmock::{HttpMockRequest, MockServer, Then};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -187,7 +187,7 @@ pub fn expected_authorization(
         body_hash.as_str(),
     ]
     .concat();
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
     mac.update(string_to_sign.as_bytes());
     let signature = STANDARD.encode(mac.finalize().into_bytes());
     format!("HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}")
