@@ -419,9 +419,12 @@ mod spans {
     use tracing_subscriber::layer::{Context, SubscriberExt as _};
     use tracing_subscriber::registry::LookupSpan;
 
+    /// A span's id and its fields.
+    type Recorded = (u64, BTreeMap<String, String>);
+
     /// The fields of every `acs_identity.call` span, in the order the spans began.
     #[derive(Clone, Default)]
-    pub struct Spans(Arc<Mutex<Vec<(u64, BTreeMap<String, String>)>>>);
+    pub struct Spans(Arc<Mutex<Vec<Recorded>>>);
 
     struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
