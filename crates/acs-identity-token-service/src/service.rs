@@ -241,6 +241,21 @@ impl Inner {
         })
     }
 
+    /// Counts a token request of `key` against the per-user rate limit:
+    /// 429 with `Retry-After` past it.
+    fn within_limit(&self, key: &str) -> Result<(), ApiError> {
+        self.limit.check(key, Instant::now()).map_err(|wait| {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "rate_limit",
+                "too many tokens for this user; try again later".into(),
+            );
+            e.retry_after = Some(wait.as_secs().max(1));
+            e
+        })
+    }
+
     fn refuse(&self, e: ApiError) -> ApiError {
         self.metrics.refused(e.reason);
         e
@@ -622,16 +637,7 @@ async fn issue(
         .await
         .map_err(|e| inner.refuse(e))?;
     let scopes = requested_scopes(&body, &inner.allowed).map_err(|e| inner.refuse(e))?;
-    if let Err(wait) = inner.limit.check(&user, Instant::now()) {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "rate_limit",
-            "too many tokens for this user; try again later".into(),
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        return Err(inner.refuse(e));
-    }
+    inner.within_limit(&user).map_err(|e| inner.refuse(e))?;
     let names: Vec<&str> = scopes.iter().map(TokenScope::as_str).collect();
     let now = Utc::now();
     if let Some(cached) = inner.cache.as_ref().and_then(|c| c.get(&user, &names, now)) {
@@ -711,19 +717,7 @@ async fn teams_token(State(inner): State<Arc<Inner>>, body: Body) -> Response {
             .object_id
             .filter(|oid| crate::oidc::storable_user(oid))
             .ok_or_else(|| invalid("token: no usable oid (the Teams user's object id)".into()))?;
-        if let Err(wait) = inner
-            .limit
-            .check(&format!("teams:{object_id}"), Instant::now())
-        {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "rate_limit",
-                "too many tokens for this user; try again later".into(),
-            );
-            e.retry_after = Some(wait.as_secs().max(1));
-            return Err(e);
-        }
+        inner.within_limit(&format!("teams:{object_id}"))?;
         let options =
             acs_identity::GetTokenForTeamsUserOptions::new(request.token, client_id, object_id);
         let exchanged = match &inner.acs {
