@@ -5,11 +5,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acs_identity_emulator::Emulator;
 use acs_identity_token_service::DevIssuer;
-use common::{AUDIENCE, client, config_text};
+use common::{AUDIENCE, client, config_text, exit_within, sigterm};
 
 const BIN: &str = env!("CARGO_BIN_EXE_acs-identity-token-service");
 
@@ -56,22 +56,8 @@ async fn it_serves_from_a_file_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(answer.status(), 200);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "it did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    sigterm(&child);
+    let status = exit_within(&mut child, Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");
     let mut stderr = String::new();
     child
@@ -224,21 +210,8 @@ async fn operations_move_to_admin_listen_and_the_log_can_be_json() {
         .unwrap();
     assert_eq!(no_tokens.status(), 404);
 
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "it did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    sigterm(&child);
+    exit_within(&mut child, Duration::from_secs(20)).await;
     let mut stderr = String::new();
     child
         .stderr

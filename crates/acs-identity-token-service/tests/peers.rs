@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use acs_identity_emulator::Emulator;
 use acs_identity_token_service::DevIssuer;
-use common::{AUDIENCE, Setup, client, config_text, json};
+use common::{AUDIENCE, Setup, client, config_text, exit_within, json, sigterm};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -228,21 +228,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-/// Waits (bounded) for `child` to exit.
-async fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("it did not exit within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_a_descriptor_limit_silent_connections_never_starve_callers() {
     let emulator = Emulator::builder().start().await.unwrap();
@@ -329,13 +314,7 @@ async fn on_sigterm_requests_in_flight_finish_and_stalled_clients_do_not_hold_th
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let term = Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     assert_eq!(
         in_flight.await.unwrap(),
         200,
